@@ -1,0 +1,146 @@
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The image store: base images in a libvirt directory pool, one JSON file of
+metadata beside each (`<name>.json`). VMs get overlays on these files, so an
+image is never replaced or deleted while an overlay still uses it."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import shutil
+
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, ValidationError
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
+from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
+
+FORMATS = ("qcow2", "raw")
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ImageStore:
+    def __init__(self, client, qemu_img, pool="vmm-images"):
+        self.client = client
+        self.qemu_img = qemu_img
+        self.pool = pool
+        self._directory = None
+
+    @property
+    def directory(self):
+        if self._directory is None:
+            self._directory = self.client.pool_path(self.pool, field="image_pool")
+        return self._directory
+
+    def _meta_path(self, name):
+        return os.path.join(self.directory, f"{name}.json")
+
+    def get(self, name):
+        """The image's facts, or None when the store has no such image."""
+        check_name(name)
+        try:
+            with open(self._meta_path(name)) as handle:
+                meta = json.load(handle)
+        except FileNotFoundError:
+            return None
+        if not os.path.exists(meta.get("path", "")):
+            return None
+        return meta
+
+    def list(self):
+        names = sorted(f[:-5] for f in os.listdir(self.directory) if f.endswith(".json"))
+        return [image for image in (self.get(n) for n in names) if image]
+
+    def resolve(self, image, field="image"):
+        """(path, format, name) of an image given by store name or absolute path."""
+        if image.startswith("/"):
+            if not os.path.isfile(image):
+                raise NotFoundError(f"{field}: no such file {image}", field=field)
+            return image, self.qemu_img.info(image)["format"], None
+        found = self.get(check_name(image, field=field))
+        if found is None:
+            raise NotFoundError(f"{field}: no image called {image} in the store {self.directory}", field=field)
+        return found["path"], found["format"], found["name"]
+
+    def plan_register(self, name, src, checksum=None):
+        """('create' | 'replace' | None, facts of src) for registering src as name."""
+        check_name(name)
+        if not os.path.isfile(src):
+            raise NotFoundError(f"src: no such file {src}", field="src")
+        info = self.qemu_img.info(src)
+        if info["format"] not in FORMATS:
+            raise ValidationError(f"src: format {info['format']} is not one of {', '.join(FORMATS)}", field="src")
+        if info.get("backing-filename"):
+            raise ValidationError("src: the image has a backing file; register a standalone image", field="src")
+        sha256 = checksum or file_sha256(src)
+        current = self.get(name)
+        if current is None:
+            return "create", info, sha256
+        if current["sha256"] == sha256:
+            return None, info, sha256
+        users = self.users(current["path"])
+        if users:
+            raise ConflictError(f"src: image {name} differs from {src} but is used by VMs {', '.join(users)}; "
+                                "register it under a new name", field="src")
+        return "replace", info, sha256
+
+    def register(self, name, src, info, sha256, metadata):
+        path = os.path.join(self.directory, f"{name}.{info['format']}")
+        partial = f"{path}.partial"
+        shutil.copyfile(src, partial)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+        meta = {"name": name, "path": path, "format": info["format"], "virtual_size": info["virtual-size"],
+                "sha256": sha256, "source": src, "registered": utc_now()}
+        meta.update(metadata or {})
+        with open(f"{self._meta_path(name)}.partial", "w") as handle:
+            json.dump(meta, handle, indent=2, sort_keys=True)
+        os.replace(f"{self._meta_path(name)}.partial", self._meta_path(name))
+        self.client.refresh_pool(self.pool)
+        return meta
+
+    def users(self, path):
+        """Names of the VMs whose disks sit on `path` (directly or down their backing chain)."""
+        users = []
+        for dom in self.client.list_domains():
+            facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
+            for disk in facts["disks"]:
+                if disk["path"] and self._chain_contains(disk["path"], path):
+                    users.append(facts["name"])
+                    break
+        return sorted(users)
+
+    def _chain_contains(self, disk_path, path):
+        if os.path.realpath(disk_path) == os.path.realpath(path):
+            return True
+        if not os.path.exists(disk_path):
+            return False
+        chain = self.qemu_img.backing_chain(disk_path)
+        return any(os.path.realpath(item.get("filename", "")) == os.path.realpath(path) for item in chain[1:])
+
+    def ensure_unused(self, image):
+        users = self.users(image["path"])
+        if users:
+            raise ConflictError(f"name: image {image['name']} is used by VMs {', '.join(users)}", field="name")
+
+    def delete(self, name):
+        current = self.get(name)
+        if current is None:
+            return None
+        self.ensure_unused(current)
+        os.remove(current["path"])
+        os.remove(self._meta_path(name))
+        self.client.refresh_pool(self.pool)
+        return current

@@ -1,0 +1,232 @@
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one place that talks to libvirt.
+
+Every other file works with names, XML strings and plain dicts; this client
+turns them into libvirt calls and turns libvirt errors into VmmError types.
+One client (one connection) per module run.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
+    LibvirtConnectionError,
+    NotFoundError,
+    VmmError,
+)
+from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import pool_target_path
+
+try:
+    import libvirt
+except ImportError:  # pragma: no cover - reported by require_libvirt()
+    libvirt = None
+
+
+STATE_NAMES = {
+    0: "nostate",
+    1: "running",
+    2: "blocked",
+    3: "paused",
+    4: "shutdown",
+    5: "shutoff",
+    6: "crashed",
+    7: "pmsuspended",
+}
+
+# Undefine also drops what libvirt keeps beside the definition, so a VM of the
+# same name can be created again cleanly.
+_UNDEFINE_FLAGS = ("VIR_DOMAIN_UNDEFINE_MANAGED_SAVE", "VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA",
+                   "VIR_DOMAIN_UNDEFINE_NVRAM", "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA")
+
+
+def require_libvirt():
+    if libvirt is None:
+        raise VmmError("the libvirt Python bindings are missing on the node (Debian: python3-libvirt)")
+
+
+def _ignore_libvirt_errors(_ctx, _err):
+    """libvirt prints every error to stderr by default; we raise them instead."""
+
+
+class LibvirtClient:
+    """A connection to one libvirt URI."""
+
+    def __init__(self, uri):
+        require_libvirt()
+        libvirt.registerErrorHandler(_ignore_libvirt_errors, None)
+        self.uri = uri
+        try:
+            self.conn = libvirt.open(uri)
+        except libvirt.libvirtError as exc:
+            raise LibvirtConnectionError(f"uri: cannot connect to {uri}: {exc.get_error_message()}", field="uri")
+
+    def close(self):
+        try:
+            self.conn.close()
+        except libvirt.libvirtError:
+            pass
+
+    def _call(self, what, func, *args):
+        try:
+            return func(*args)
+        except libvirt.libvirtError as exc:
+            raise VmmError(f"{what}: {exc.get_error_message()}")
+
+    # --- domains -----------------------------------------------------------
+
+    def find_domain(self, name):
+        """The domain called `name`, or None."""
+        try:
+            return self.conn.lookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise VmmError(f"looking up domain {name}: {exc.get_error_message()}")
+
+    def get_domain(self, name):
+        dom = self.find_domain(name)
+        if dom is None:
+            raise NotFoundError(f"name: no VM called {name} on {self.uri}", field="name")
+        return dom
+
+    def list_domains(self):
+        return self._call("listing domains", self.conn.listAllDomains, 0)
+
+    def domain_xml(self, dom, inactive=False):
+        # SECURE: include the console password, so a changed one is noticed.
+        flags = libvirt.VIR_DOMAIN_XML_SECURE | (libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0)
+        return self._call(f"reading the definition of {dom.name()}", dom.XMLDesc, flags)
+
+    def domain_state(self, dom):
+        state, _reason = self._call(f"reading the state of {dom.name()}", dom.state)
+        return STATE_NAMES.get(state, "unknown")
+
+    def is_active(self, dom):
+        return bool(self._call(f"reading the state of {dom.name()}", dom.isActive))
+
+    def define(self, xml):
+        return self._call("defining the domain", self.conn.defineXML, xml)
+
+    def start(self, dom):
+        self._call(f"starting {dom.name()}", dom.create)
+
+    def shutdown(self, dom):
+        """Ask the guest to power off (ACPI power button)."""
+        self._call(f"shutting down {dom.name()}", dom.shutdown)
+
+    def destroy(self, dom):
+        if self.is_active(dom):
+            self._call(f"powering off {dom.name()}", dom.destroy)
+
+    def undefine(self, dom):
+        flags = 0
+        for name in _UNDEFINE_FLAGS:
+            flags |= getattr(libvirt, name, 0)
+        try:
+            dom.undefineFlags(flags)
+        except libvirt.libvirtError:
+            # Drivers that reject some of the flags (the test driver, old libvirt).
+            self._call(f"undefining {dom.name()}", dom.undefine)
+
+    def wait_for_state(self, dom, wanted, timeout, interval=0.2):
+        """Poll until the domain reaches `wanted` state; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.domain_state(dom) == wanted:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(interval)
+
+    def autostart(self, dom):
+        return bool(self._call(f"reading autostart of {dom.name()}", dom.autostart))
+
+    def set_autostart(self, dom, enabled):
+        self._call(f"setting autostart of {dom.name()}", dom.setAutostart, 1 if enabled else 0)
+
+    def set_vcpus_live(self, dom, count):
+        self._call(f"setting vcpus of {dom.name()}", dom.setVcpusFlags, count, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def set_memory_live(self, dom, mib):
+        self._call(f"setting memory of {dom.name()}", dom.setMemoryFlags, mib * 1024, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def block_resize(self, dom, target, size_bytes):
+        self._call(f"resizing disk {target} of {dom.name()}", dom.blockResize, target, size_bytes,
+                   libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+
+    def interface_addresses(self, dom):
+        """{mac: [ip, ...]} from the DHCP leases of libvirt networks."""
+        try:
+            ifaces = dom.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0)
+        except libvirt.libvirtError:
+            return {}
+        found = {}
+        for iface in (ifaces or {}).values():
+            mac = (iface.get("hwaddr") or "").lower()
+            found[mac] = [a["addr"] for a in iface.get("addrs") or [] if a.get("addr")]
+        return found
+
+    # --- storage, networks, host -------------------------------------------
+
+    def pool_path(self, name, field="pool"):
+        """The target directory of a storage pool."""
+        try:
+            pool = self.conn.storagePoolLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
+                raise NotFoundError(f"{field}: no storage pool called {name} on {self.uri}", field=field)
+            raise VmmError(f"looking up pool {name}: {exc.get_error_message()}")
+        return pool_target_path(self._call(f"reading pool {name}", pool.XMLDesc, 0))
+
+    def refresh_pool(self, name):
+        """Let libvirt see volumes we created or removed; harmless if it fails."""
+        try:
+            pool = self.conn.storagePoolLookupByName(name)
+            if pool.isActive():
+                pool.refresh(0)
+        except libvirt.libvirtError:
+            pass
+
+    def network_names(self):
+        return [net.name() for net in self._call("listing networks", self.conn.listAllNetworks, 0)]
+
+    def pools_usage(self):
+        """[{name, active, capacity, allocation, available}] in bytes."""
+        usage = []
+        for pool in self._call("listing pools", self.conn.listAllStoragePools, 0):
+            _state, capacity, allocation, available = self._call(f"reading pool {pool.name()}", pool.info)
+            usage.append({"name": pool.name(), "active": bool(pool.isActive()), "capacity": capacity,
+                          "allocation": allocation, "available": available})
+        return usage
+
+    def host_summary(self):
+        model, memory_mib, cpus, _mhz, _nodes, _sockets, _cores, _threads = self._call("reading host info",
+                                                                                      self.conn.getInfo)
+        try:
+            free_bytes = self.conn.getFreeMemory()
+        except libvirt.libvirtError:
+            free_bytes = None
+        return {
+            "arch": model,
+            "cpus": cpus,
+            "memory_total_mib": memory_mib,
+            "memory_free_mib": None if free_bytes is None else free_bytes // (1024 * 1024),
+            "hostname": self._call("reading hostname", self.conn.getHostname),
+            "libvirt_version": _version_string(self._call("reading libvirt version", self.conn.getLibVersion)),
+            "hypervisor_version": _version_string(self._call("reading hypervisor version", self.conn.getVersion)),
+        }
+
+    def capabilities_xml(self):
+        return self._call("reading capabilities", self.conn.getCapabilities)
+
+    def create_transient(self, xml):
+        """Start a domain that vanishes when it stops (used by the boot probe)."""
+        return self._call("starting a transient domain", self.conn.createXML, xml, 0)
+
+
+def _version_string(number):
+    major, rest = divmod(number, 1000000)
+    minor, micro = divmod(rest, 1000)
+    return f"{major}.{minor}.{micro}"

@@ -1,0 +1,72 @@
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every vmm module's main() shares: one connection per run, the one
+place a VmmError becomes fail_json, and one result shape (changed, msg,
+diff, facts)."""
+
+from __future__ import annotations
+
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import VmmError
+from ansible_collections.vmm.cloud.plugins.module_utils.image_store import ImageStore
+from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
+from ansible_collections.vmm.cloud.plugins.module_utils.qemu_img import QemuImg
+
+URI_OPTION = {"type": "str", "default": "qemu:///system"}
+
+
+class Context:
+    """The node-side parts a module works with, made once per run."""
+
+    def __init__(self, module):
+        self.module = module
+        self.qemu_img = QemuImg(self.run)
+        self._client = None
+        self._images = None
+
+    @property
+    def client(self):
+        """The libvirt connection, opened on first use (node_info reports a dead libvirtd instead of failing)."""
+        if self._client is None:
+            self._client = LibvirtClient(self.module.params["uri"])
+        return self._client
+
+    @property
+    def images(self):
+        if self._images is None:
+            self._images = ImageStore(self.client, self.qemu_img, self.module.params.get("image_pool") or "vmm-images")
+        return self._images
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+
+    def run(self, argv):
+        return self.module.run_command(argv)
+
+
+def run_module(module, work):
+    """Run `work(context)` and exit the module.
+
+    `work` returns (result dict, ChangeLog or None). The result's `before` and
+    `after` become the diff; the log's actions become `changed` and `msg`.
+    """
+    context = None
+    try:
+        context = Context(module)
+        result, log = work(context)
+    except VmmError as exc:
+        failure = {"msg": exc.msg}
+        if exc.field:
+            failure["field"] = exc.field
+        module.fail_json(**failure)
+    finally:
+        if context is not None:
+            context.close()
+    actions = log.actions if log else []
+    before, after = result.pop("before", None), result.pop("after", None)
+    result.setdefault("msg", "; ".join(actions) if actions else "already as wanted")
+    result["changed"] = bool(actions)
+    result["actions"] = actions
+    if module._diff and result["changed"]:
+        result["diff"] = {"before": before or {}, "after": after or {}}
+    module.exit_json(**result)

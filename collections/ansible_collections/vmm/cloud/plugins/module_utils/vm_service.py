@@ -1,0 +1,354 @@
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The `vmm.cloud.vm` state machine.
+
+`state: X` is dispatched to `state_X`. Every change to the node goes through
+`ChangeLog.apply`, the one place where check mode is decided. A create that
+fails part-way undoes what it made, in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid as uuidlib
+
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import (
+    LOCAL_URIS,
+    choose_domain_type,
+    read_node_facts,
+)
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import build_domain_xml, parse_domain_xml
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, ValidationError, VmmError
+from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
+from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
+from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
+    managed_view,
+    new_spec,
+    normalize_request,
+    updated_spec,
+    with_create_defaults,
+    view_changes,
+)
+
+CONSOLE_LOG_DIR = "/var/log/vmm/console"
+LIVE_FIELDS = ("vcpus", "memory")
+
+
+class ChangeLog:
+    """What a run changed (or would change, in check mode)."""
+
+    def __init__(self, check_mode):
+        self.check_mode = check_mode
+        self.actions = []
+
+    def apply(self, action, func, *args):
+        self.actions.append(action)
+        if not self.check_mode:
+            return func(*args)
+        return None
+
+
+class Rollback:
+    """Undo steps of a create, run newest first if the create fails."""
+
+    def __init__(self):
+        self._steps = []
+
+    def add(self, func, *args):
+        self._steps.append((func, args))
+
+    def run(self):
+        for func, args in reversed(self._steps):
+            try:
+                func(*args)
+            except Exception:  # noqa: BLE001 - best effort: keep undoing the rest
+                pass
+
+
+def _console_password(spec):
+    return (spec.get("graphics") or {}).get("password")
+
+
+def _remove_file(path):
+    if os.path.lexists(path):
+        os.remove(path)
+
+
+class VmService:
+    def __init__(self, client, qemu_img, images, run, options, check_mode=False):
+        self.client = client
+        self.qemu_img = qemu_img
+        self.images = images
+        self.run = run
+        self.options = options
+        self.log = ChangeLog(check_mode)
+        self.outcome = {}
+
+    # --- entry point -------------------------------------------------------
+
+    def ensure(self):
+        state = self.options["state"]
+        if state == "absent":
+            before = self.client.find_domain(self.options["name"])
+            return self.state_absent(before)
+        request = normalize_request(self.options)
+        return getattr(self, f"state_{state}")(request)
+
+    def state_present(self, request):
+        dom = self.client.find_domain(request["name"])
+        if dom is None:
+            return self._create(request, start=False)
+        return self._facts(dom, self._update(dom, request))
+
+    def state_running(self, request):
+        dom = self.client.find_domain(request["name"])
+        if dom is None:
+            return self._create(request, start=True)
+        result = self._update(dom, request)
+        state = self.client.domain_state(dom)
+        if state == "paused":
+            self.log.apply("resumed", dom.resume)
+        elif state != "running":
+            self.log.apply("started", self.client.start, dom)
+        return self._facts(dom, result)
+
+    def state_stopped(self, request):
+        dom = self.client.find_domain(request["name"])
+        if dom is None:
+            return self._create(request, start=False)
+        result = self._update(dom, request)
+        if self.client.is_active(dom):
+            self._stop(dom)
+        return self._facts(dom, result)
+
+    def state_restarted(self, request):
+        dom = self.client.find_domain(request["name"])
+        if dom is None:
+            return self._create(request, start=True)
+        result = self._update(dom, request)
+        if self.client.is_active(dom):
+            self._stop(dom)
+        self.log.apply("started", self.client.start, dom)
+        return self._facts(dom, result)
+
+    def state_absent(self, dom):
+        if dom is None:
+            return {"vm": None, "before": None, "after": None}
+        facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
+        before = managed_view(facts)
+        if self.client.is_active(dom):
+            self.log.apply("powered off", self.client.destroy, dom)
+        self.log.apply("undefined", self.client.undefine, dom)
+        store_files = self._store_files()
+        for path in facts["metadata"]["managed_disks"]:
+            if path in store_files:  # never a base image, whatever the metadata says
+                continue
+            if os.path.lexists(path):
+                self.log.apply(f"removed {path}", _remove_file, path)
+        if facts.get("serial_log") and os.path.lexists(facts["serial_log"]):
+            self.log.apply(f"removed {facts['serial_log']}", _remove_file, facts["serial_log"])
+        if not self.log.check_mode:
+            self.client.refresh_pool(self.options["pool"])
+        return {"vm": None, "before": before, "after": None}
+
+    def _store_files(self):
+        try:
+            return {image["path"] for image in self.images.list()}
+        except NotFoundError:  # no image pool on this node: nothing to protect
+            return set()
+
+    # --- create ------------------------------------------------------------
+
+    def _domain_type(self):
+        available = domain_types(self.client.capabilities_xml())
+        recorded = read_node_facts().get("domain_type") if self.client.uri in LOCAL_URIS else None
+        chosen, why = choose_domain_type(self.options["domain_type"], available, recorded)
+        self.outcome["domain_type_source"] = why
+        return chosen
+
+    def _disk_plan(self, request):
+        """(base path, base format, image name, size in bytes) after checking the sizes."""
+        base, base_format, image_name = self.images.resolve(self.options["image"] or "")
+        base_size = self.qemu_img.info(base)["virtual-size"]
+        size = request["disk_size_bytes"] or base_size
+        if size < base_size:
+            raise ValidationError(f"disk_size: {size // 1024 ** 3} GiB is smaller than the image "
+                                  f"({base_size / 1024 ** 3:.2f} GiB)", field="disk_size")
+        return base, base_format, image_name or base, size
+
+    def _create(self, request, start):
+        if not self.options.get("image"):
+            raise ValidationError("image: required to create a VM that does not exist yet", field="image")
+        request = with_create_defaults(request)
+        name = request["name"]
+        base, base_format, image_label, size = self._disk_plan(request)
+        directory = self.client.pool_path(self.options["pool"])
+        disk_path = os.path.join(directory, f"{name}.qcow2")
+        seed_path = os.path.join(directory, f"{name}-seed.iso")
+        for path in (disk_path, seed_path):
+            if os.path.lexists(path):
+                raise ConflictError(f"name: {path} already exists but no VM {name} is defined; "
+                                    "remove the file or choose another name", field="name")
+        vm_uuid = str(uuidlib.uuid4())
+        files = seed_files(vm_uuid, request["cloud_init"])
+        disks = [
+            {"path": disk_path, "format": "qcow2", "target": "vda", "bus": "virtio", "device": "disk",
+             "readonly": False, "boot_order": 1, "managed": True},
+            {"path": seed_path, "format": "raw", "target": "vdb", "bus": "virtio", "device": "disk",
+             "readonly": True, "boot_order": None, "managed": True},
+        ]
+        spec = new_spec(request, uuid=vm_uuid, domain_type=self._domain_type(), machine=self.options["machine"],
+                        disks=disks, serial_log=os.path.join(CONSOLE_LOG_DIR, f"{name}.log"), image=image_label,
+                        created=utc_now(), seed_sha256=seed_digest(files))
+        xml = build_domain_xml(spec)
+        rollback = Rollback()
+        try:
+            self._make_disk(rollback, disk_path, base, base_format, size)
+            self.log.apply(f"wrote seed {seed_path}", self._write_seed, rollback, seed_path, files)
+            dom = self.log.apply("defined", self._define_new, rollback, xml)
+            if request["autostart"]:
+                self.log.apply("autostart enabled", self.client.set_autostart, dom, True)
+            if start:
+                self.log.apply("started", self.client.start, dom)
+        except Exception:
+            rollback.run()
+            raise
+        if not self.log.check_mode:
+            self.client.refresh_pool(self.options["pool"])
+            return self._facts(dom, {"before": None, "after": managed_view(spec)})
+        planned = parse_domain_xml(xml)
+        return {"vm": vm_facts(planned, state="shutoff" if not start else "running"),
+                "before": None, "after": managed_view(planned)}
+
+    def _make_disk(self, rollback, disk_path, base, base_format, size):
+        rollback.add(_remove_file, disk_path)
+        if self.options["clone"] == "full":
+            self.log.apply(f"copied {base} to {disk_path}", self.qemu_img.convert, base, base_format, disk_path)
+            self.log.apply(f"grew {disk_path}", self.qemu_img.resize, disk_path, size)
+        else:
+            self.log.apply(f"created overlay {disk_path} on {base}", self.qemu_img.create_overlay,
+                           disk_path, base, base_format, size)
+
+    def _write_seed(self, rollback, path, files):
+        rollback.add(_remove_file, path)
+        write_seed_iso(self.run, path, files)
+
+    def _define_new(self, rollback, xml):
+        dom = self.client.define(xml)
+        rollback.add(self.client.undefine, dom)
+        rollback.add(self.client.destroy, dom)
+        return dom
+
+    # --- update ------------------------------------------------------------
+
+    def _update(self, dom, request):
+        current = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
+        files = seed_files(current["uuid"], request["cloud_init"]) if request["cloud_init"] is not None else None
+        requested_type = None if self.options["domain_type"] == "auto" else self._domain_type()
+        spec = updated_spec(current, request, domain_type=requested_type,
+                            seed_sha256=seed_digest(files) if files else None)
+        before, after = managed_view(current), managed_view(spec)
+        changed = view_changes(before, after)
+        if _console_password(current) != _console_password(spec) and "console" not in changed:
+            changed.append("console")
+        self.outcome.setdefault("applied_live", [])
+        self.outcome.setdefault("pending_restart", [])
+        if changed:
+            self.log.apply(f"updated {', '.join(changed)}", self.client.define, build_domain_xml(spec))
+            if "seed_sha256" in changed:
+                seed_path = self._seed_path(current)
+                self.log.apply(f"rewrote seed {seed_path}", write_seed_iso, self.run, seed_path, files)
+            if self.client.is_active(dom):
+                self._apply_live(dom, changed, spec)
+        self._grow_disk(dom, current, request)
+        if request["autostart"] is not None and self.client.autostart(dom) != request["autostart"]:
+            self.log.apply("autostart " + ("enabled" if request["autostart"] else "disabled"),
+                           self.client.set_autostart, dom, request["autostart"])
+        return {"before": before, "after": after}
+
+    def _seed_path(self, facts):
+        for disk in facts["disks"]:
+            if disk["readonly"] and disk["path"] in facts["metadata"]["managed_disks"]:
+                return disk["path"]
+        raise ConflictError(f"name: VM {facts['name']} has no seed disk managed by vmm", field="name")
+
+    def _apply_live(self, dom, changed, spec):
+        """Apply what a running guest can take now; the rest waits for its next boot."""
+        live = parse_domain_xml(self.client.domain_xml(dom))
+        for field in changed:
+            if field == "vcpus" and spec["vcpus"] <= live["max_vcpus"]:
+                self.log.apply(f"set {spec['vcpus']} vcpus live", self.client.set_vcpus_live, dom, spec["vcpus"])
+                self.outcome["applied_live"].append(field)
+            elif field == "memory" and spec["memory_mib"] <= live["max_memory_mib"]:
+                self.log.apply(f"set {spec['memory_mib']} MiB live", self.client.set_memory_live, dom,
+                               spec["memory_mib"])
+                self.outcome["applied_live"].append(field)
+            elif field not in ("owner", "cluster", "ha", "ips"):
+                self.outcome["pending_restart"].append(field)
+
+    def _grow_disk(self, dom, current, request):
+        wanted = request["disk_size_bytes"]
+        if not wanted:
+            return
+        disk = current["disks"][0]
+        size = self.qemu_img.info(disk["path"])["virtual-size"]
+        if wanted < size:
+            raise ConflictError(f"disk_size: disks are never shrunk ({size / 1024 ** 3:.2f} GiB now, "
+                                f"{wanted // 1024 ** 3} GiB asked)", field="disk_size")
+        if wanted == size:
+            return
+        if self.client.is_active(dom):
+            self.log.apply(f"grew {disk['target']} live", self.client.block_resize, dom, disk["target"], wanted)
+            self.outcome["applied_live"].append("disk_size")
+        else:
+            self.log.apply(f"grew {disk['path']}", self.qemu_img.resize, disk["path"], wanted)
+
+    # --- power -------------------------------------------------------------
+
+    def _stop(self, dom):
+        timeout = self.options["shutdown_timeout"]
+        if self.log.check_mode:
+            self.log.apply("stopped", None)
+            return
+        if timeout > 0:
+            self.log.apply("asked the guest to shut down", self.client.shutdown, dom)
+            if self.client.wait_for_state(dom, "shutoff", timeout):
+                self.outcome["shutdown"] = "graceful"
+                return
+        self.log.apply("powered off", self.client.destroy, dom)
+        self.outcome["shutdown"] = "forced"
+
+    # --- result ------------------------------------------------------------
+
+    def _facts(self, dom, result):
+        if self.options.get("wait_for_ip") and self.client.domain_state(dom) == "running":
+            self._wait_for_ip(dom)
+        result["vm"] = describe_vm(self.client, self.qemu_img, dom)
+        return result
+
+    def _wait_for_ip(self, dom):
+        facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
+        deadline = time.monotonic() + self.options["wait_timeout"]
+        macs = {nic["mac"] for nic in facts["interfaces"] if nic["type"] == "network"}
+        while time.monotonic() < deadline:
+            leases = self.client.interface_addresses(dom)
+            if macs and all(leases.get(mac) for mac in macs):
+                return
+            time.sleep(0.5)
+
+
+def describe_vm(client, qemu_img, dom):
+    """Facts of a defined VM: its live definition, state, leases and disk size."""
+    facts = parse_domain_xml(client.domain_xml(dom))
+    state = client.domain_state(dom)
+    leases = client.interface_addresses(dom) if state == "running" else {}
+    size = None
+    if facts["disks"] and facts["disks"][0]["path"]:
+        try:
+            size = qemu_img.info(facts["disks"][0]["path"])["virtual-size"]
+        except VmmError:  # a missing disk file is a fact to show, not a failure
+            size = None
+    return vm_facts(facts, state=state, leases=leases, autostart=client.autostart(dom), disk_size=size)

@@ -1,0 +1,220 @@
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure translation of `vmm.cloud.vm` options into a domain spec, and back.
+
+`normalize_request(params)` validates what the user asked for; `new_spec` and
+`updated_spec` turn a request into the spec dict that `domain_xml` builds;
+`managed_view` is the comparable picture of a VM used for changes and diffs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
+from ansible_collections.vmm.cloud.plugins.module_utils.validate import (
+    check_hostname,
+    check_listen_address,
+    check_mac,
+    check_name,
+    check_positive_int,
+    check_ssh_key,
+)
+
+GIB = 1024 ** 3
+NIC_MODELS = ("virtio", "e1000", "rtl8139")
+_BRIDGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+
+
+def _network(index, nic):
+    field = f"networks[{index}]"
+    has_network, has_bridge = bool(nic.get("network")), bool(nic.get("bridge"))
+    if has_network == has_bridge:
+        raise ValidationError(f"{field}: give exactly one of network or bridge", field=field)
+    if has_network:
+        kind, source = "network", check_name(nic["network"], field=f"{field}.network")
+    else:
+        kind, source = "bridge", nic["bridge"]
+        if not isinstance(source, str) or not _BRIDGE_RE.match(source):
+            raise ValidationError(f"{field}.bridge: not a valid interface name: {source!r}", field=f"{field}.bridge")
+    model = nic.get("model") or "virtio"
+    if model not in NIC_MODELS:
+        raise ValidationError(f"{field}.model: must be one of {', '.join(NIC_MODELS)}", field=f"{field}.model")
+    mac = check_mac(nic["mac"], field=f"{field}.mac") if nic.get("mac") else None
+    return {"type": kind, "source": source, "mac": mac, "model": model}
+
+
+def _cloud_init(name, cloud_init):
+    cloud_init = dict(cloud_init or {})
+    cloud_init["hostname"] = check_hostname(cloud_init.get("hostname") or name.replace("_", "-"),
+                                            field="cloud_init.hostname")
+    keys = cloud_init.get("ssh_authorized_keys") or []
+    cloud_init["ssh_authorized_keys"] = [check_ssh_key(k, field=f"cloud_init.ssh_authorized_keys[{i}]")
+                                         for i, k in enumerate(keys)]
+    for key in ("network_config", "user_data"):
+        if cloud_init.get(key) is not None and not isinstance(cloud_init[key], dict):
+            raise ValidationError(f"cloud_init.{key}: must be a mapping", field=f"cloud_init.{key}")
+    return cloud_init
+
+
+def _console(console):
+    console = dict(console or {})
+    kind = console.get("type") or "vnc"
+    if kind == "none":
+        return None
+    if kind != "vnc":
+        raise ValidationError("console.type: must be vnc or none", field="console.type")
+    listen = check_listen_address(console.get("listen") or "127.0.0.1", field="console.listen")
+    return {"type": "vnc", "listen": listen, "port": None, "password": console.get("password")}
+
+
+def static_ips(network_config):
+    """Addresses written into a netplan v2 network_config, without prefix."""
+    ips = []
+    for nic in ((network_config or {}).get("ethernets") or {}).values():
+        for address in nic.get("addresses") or []:
+            ips.append(str(address).split("/")[0])
+    return ips
+
+
+def _optional_int(params, key, minimum=1, maximum=None):
+    if params.get(key) is None:
+        return None
+    return check_positive_int(params[key], key, minimum=minimum, maximum=maximum)
+
+
+def normalize_request(params):
+    """Validated copy of the module options; errors name the field.
+
+    Options left unset stay None: an existing VM keeps what it has, and
+    `with_create_defaults` fills them in for a new one.
+    """
+    name = check_name(params["name"])
+    vcpus = _optional_int(params, "vcpus", maximum=512)
+    memory = _optional_int(params, "memory", minimum=16)
+    request = {
+        "name": name,
+        "vcpus": vcpus,
+        "max_vcpus": _optional_int(params, "max_vcpus", minimum=vcpus or 1, maximum=512),
+        "memory_mib": memory,
+        "max_memory_mib": _optional_int(params, "max_memory", minimum=memory or 16),
+        "disk_size_bytes": None,
+        "interfaces": None,
+        "graphics": _console(params["console"]) if params.get("console") is not None else False,
+        "cloud_init": _cloud_init(name, params["cloud_init"]) if params.get("cloud_init") is not None else None,
+        "owner": check_name(params["owner"], field="owner") if params.get("owner") else None,
+        "cluster": check_name(params["cluster"], field="cluster") if params.get("cluster") else None,
+        "ha": params.get("ha"),
+        "autostart": params.get("autostart"),
+    }
+    if params.get("networks") is not None:
+        request["interfaces"] = [_network(i, nic) for i, nic in enumerate(params["networks"])]
+    if params.get("disk_size") is not None:
+        request["disk_size_bytes"] = check_positive_int(params["disk_size"], "disk_size", maximum=65536) * GIB
+    return request
+
+
+def with_create_defaults(request):
+    """The request with what a new VM gets when an option is unset."""
+    request = dict(request)
+    request["vcpus"] = request["vcpus"] or 1
+    request["memory_mib"] = request["memory_mib"] or 512
+    request["max_vcpus"] = max(request["max_vcpus"] or 0, request["vcpus"])
+    request["max_memory_mib"] = max(request["max_memory_mib"] or 0, request["memory_mib"])
+    if request["interfaces"] is None:
+        request["interfaces"] = [_network(0, {"network": "default"})]
+    if request["graphics"] is False:
+        request["graphics"] = _console({})
+    if request["cloud_init"] is None:
+        request["cloud_init"] = _cloud_init(request["name"], {})
+    request["ha"] = bool(request["ha"])
+    request["autostart"] = bool(request["autostart"])
+    return request
+
+
+def new_spec(request, *, uuid, domain_type, machine, disks, serial_log, image, created, seed_sha256):
+    meta = {"owner": request["owner"], "image": image, "created": created, "cluster": request["cluster"],
+            "ips": static_ips(request["cloud_init"].get("network_config")), "seed_sha256": seed_sha256,
+            "ha": request["ha"], "managed_disks": [d["path"] for d in disks if d.get("managed")]}
+    return {
+        "name": request["name"], "uuid": uuid, "domain_type": domain_type, "machine": machine, "arch": "x86_64",
+        "vcpus": request["vcpus"], "max_vcpus": request["max_vcpus"],
+        "memory_mib": request["memory_mib"], "max_memory_mib": request["max_memory_mib"],
+        "disks": [{k: v for k, v in d.items() if k != "managed"} for d in disks],
+        "interfaces": [dict(nic) for nic in request["interfaces"]],
+        "graphics": request["graphics"], "serial_log": serial_log, "metadata": meta,
+    }
+
+
+def _keep(value, current):
+    return current if value is None else value
+
+
+def updated_spec(current, request, *, domain_type, seed_sha256):
+    """`current` (parsed facts of the defined VM) changed as `request` asks.
+
+    Unset options keep the current value. MACs the user did not pin keep the
+    address libvirt gave them, so a VM keeps its MAC (and its DHCP lease).
+    """
+    spec = {key: current[key] for key in ("name", "uuid", "machine", "arch", "disks", "serial_log")}
+    vcpus = _keep(request["vcpus"], current["vcpus"])
+    memory = _keep(request["memory_mib"], current["memory_mib"])
+    nics = current["interfaces"]
+    if request["interfaces"] is not None:
+        nics = [dict(nic, mac=nic["mac"] or (nics[i]["mac"] if i < len(nics) else None))
+                for i, nic in enumerate(request["interfaces"])]
+    graphics = current.get("graphics") if request["graphics"] is False else request["graphics"]
+    meta = dict(current["metadata"], seed_sha256=seed_sha256 or current["metadata"].get("seed_sha256"),
+                owner=_keep(request["owner"], current["metadata"].get("owner")),
+                cluster=_keep(request["cluster"], current["metadata"].get("cluster")),
+                ha=_keep(request["ha"], current["metadata"].get("ha")))
+    if request["cloud_init"] is not None:
+        meta["ips"] = static_ips(request["cloud_init"].get("network_config"))
+    spec.update(domain_type=domain_type or current["domain_type"], vcpus=vcpus,
+                max_vcpus=max(request["max_vcpus"] or current["max_vcpus"], vcpus), memory_mib=memory,
+                max_memory_mib=max(request["max_memory_mib"] or current["max_memory_mib"], memory),
+                interfaces=nics, graphics=graphics, metadata=meta)
+    return spec
+
+
+def managed_view(facts):
+    """The part of a VM that vmm.cloud.vm manages, in a comparable shape."""
+    graphics = facts.get("graphics")
+    return {
+        "domain_type": facts["domain_type"],
+        "vcpus": facts["vcpus"],
+        "max_vcpus": facts["max_vcpus"],
+        "memory": facts["memory_mib"],
+        "max_memory": facts["max_memory_mib"],
+        "interfaces": [{k: nic.get(k) for k in ("type", "source", "mac", "model")} for nic in facts["interfaces"]],
+        "console": None if not graphics else {"type": graphics["type"], "listen": graphics.get("listen"),
+                                               "password_set": bool(graphics.get("password"))},
+        "owner": facts["metadata"].get("owner"),
+        "cluster": facts["metadata"].get("cluster"),
+        "ha": bool(facts["metadata"].get("ha")),
+        "ips": list(facts["metadata"].get("ips") or []),
+        "seed_sha256": facts["metadata"].get("seed_sha256"),
+    }
+
+
+def view_changes(before, after):
+    """Names of the managed fields that differ (pinned-free MACs compare as equal)."""
+    changed = []
+    for key in after:
+        if key == "interfaces":
+            if _nics_differ(before[key], after[key]):
+                changed.append(key)
+        elif before.get(key) != after[key]:
+            changed.append(key)
+    return changed
+
+
+def _nics_differ(before, after):
+    if len(before) != len(after):
+        return True
+    for old, new in zip(before, after):
+        if any(old[k] != new[k] for k in ("type", "source", "model")):
+            return True
+        if new["mac"] and old["mac"] != new["mac"]:
+            return True
+    return False

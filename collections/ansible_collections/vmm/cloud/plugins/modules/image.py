@@ -1,0 +1,154 @@
+#!/usr/bin/python
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: image
+short_description: Register and delete base images in the node's image store
+description:
+  - Copies a qcow2 or raw image (a file on the node or an HTTP(S) URL reachable from it) into the image store,
+    a libvirt directory pool, with its metadata beside it.
+  - Registering the same content again changes nothing. Different content under an existing name replaces the
+    image only while no VM uses it.
+  - Deleting an image is refused while any VM's disk is an overlay on it.
+version_added: 0.1.0
+author: vmm contributors
+options:
+  name:
+    description: Image name in the store.
+    type: str
+    required: true
+  src:
+    description: Path on the node, or an C(http://) or C(https://) URL, of the image to register.
+    type: str
+  checksum:
+    description: Expected SHA-256 of O(src); the registration fails when the content differs.
+    type: str
+  os:
+    description: Operating system label kept in the metadata.
+    type: str
+  description:
+    description: Free text kept in the metadata.
+    type: str
+  state:
+    description: V(present) registers, V(absent) deletes.
+    type: str
+    choices: [present, absent]
+    default: present
+  uri:
+    description: libvirt connection URI.
+    type: str
+    default: qemu:///system
+  image_pool:
+    description: libvirt directory pool of the image store.
+    type: str
+    default: vmm-images
+seealso:
+  - module: vmm.cloud.image_info
+  - module: vmm.cloud.vm
+"""
+
+EXAMPLES = r"""
+- name: Register an image
+  vmm.cloud.image:
+    name: debian-12
+    src: /srv/images/debian-12.qcow2
+    os: debian12
+
+- name: Delete it (refused while a VM uses it)
+  vmm.cloud.image:
+    name: debian-12
+    state: absent
+"""
+
+RETURN = r"""
+image:
+  description: Metadata of the image; null once it is absent.
+  returned: always
+  type: dict
+  sample:
+    name: debian-12
+    path: /var/lib/vmm/images/debian-12.qcow2
+    format: qcow2
+    virtual_size: 2147483648
+    sha256: 9f2c...
+    registered: "2026-11-24T09:00:00Z"
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import fetch_file
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
+from ansible_collections.vmm.cloud.plugins.module_utils.image_store import file_sha256
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import ChangeLog
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "src": {"type": "str"},
+    "checksum": {"type": "str"},
+    "os": {"type": "str"},
+    "description": {"type": "str"},
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "uri": URI_OPTION,
+    "image_pool": {"type": "str", "default": "vmm-images"},
+}
+
+
+def local_source(module):
+    """A file path for `src`, downloading a URL to a temporary file first."""
+    src = module.params["src"]
+    if src.startswith(("http://", "https://")):
+        return fetch_file(module, src)
+    if not os.path.isabs(src):
+        raise ValidationError("src: must be an absolute path or an http(s) URL", field="src")
+    return src
+
+
+def state_present(context, log):
+    params = context.module.params
+    if not params["src"]:
+        raise ValidationError("src: required with state=present", field="src")
+    src = local_source(context.module)
+    if params["checksum"] and file_sha256(src) != params["checksum"].lower():
+        raise ValidationError(f"checksum: {params['src']} does not have SHA-256 {params['checksum']}",
+                              field="checksum")
+    store = context.images
+    action, info, sha256 = store.plan_register(params["name"], src, params["checksum"])
+    if action is None:
+        return {"image": store.get(params["name"])}
+    metadata = {key: params[key] for key in ("os", "description") if params[key]}
+    metadata["source"] = params["src"]
+    image = log.apply(f"{action}d image {params['name']}", store.register, params["name"], src, info, sha256,
+                      metadata)
+    return {"image": image, "before": store.get(params["name"]) if action == "replace" else None,
+            "after": {"name": params["name"], "sha256": sha256, "format": info["format"]}}
+
+
+def state_absent(context, log):
+    store = context.images
+    current = store.get(context.module.params["name"])
+    if current is None:
+        return {"image": None}
+    store.ensure_unused(current)
+    log.apply(f"deleted image {current['name']}", store.delete, current["name"])
+    return {"image": None, "before": current, "after": None}
+
+
+def work(context):
+    log = ChangeLog(context.module.check_mode)
+    state = context.module.params["state"]
+    result = state_present(context, log) if state == "present" else state_absent(context, log)
+    return result, log
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    run_module(module, work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,315 @@
+#!/usr/bin/python
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: vm
+short_description: Create, update, power and delete KVM/QEMU virtual machines
+description:
+  - Declarative management of one libvirt domain.
+  - A new VM gets a copy-on-write qcow2 overlay on an image of the store (or a full copy with O(clone=full)),
+    grown to O(disk_size), and a cloud-init NoCloud seed with its hostname, SSH keys, password and network settings.
+  - A changed O(vcpus), O(memory) or O(disk_size) of an existing VM is applied to the running guest where libvirt
+    can, otherwise at its next boot; RV(update) says which.
+  - Owner, image, cluster, creation time and static IPs are kept in the domain's C(<metadata>).
+version_added: 0.1.0
+author: vmm contributors
+options:
+  name:
+    description: VM name (1-64 letters, digits, C(.), C(_) or C(-); no C(..)).
+    type: str
+    required: true
+  uri:
+    description: libvirt connection URI.
+    type: str
+    default: qemu:///system
+  state:
+    description:
+      - V(present) defines the VM without changing its power state; V(running), V(stopped) and V(restarted) also set
+        the power state; V(absent) removes the VM, its overlay and its seed, never the base image.
+    type: str
+    choices: [present, running, stopped, restarted, absent]
+    default: present
+  image:
+    description: Image store name or absolute path of the base image; required to create.
+    type: str
+  clone:
+    description: V(overlay) makes a qcow2 overlay on the image; V(full) copies it.
+    type: str
+    choices: [overlay, full]
+    default: overlay
+  vcpus:
+    description: Number of virtual CPUs; a new VM gets 1 when unset, an existing one keeps what it has.
+    type: int
+  max_vcpus:
+    description: vCPUs the VM can be given live without a restart (defaults to O(vcpus)).
+    type: int
+  memory:
+    description: Memory in MiB; a new VM gets 512 when unset, an existing one keeps what it has.
+    type: int
+  max_memory:
+    description: Memory in MiB the VM can be given live without a restart (defaults to O(memory)).
+    type: int
+  disk_size:
+    description: Size of the system disk in GiB; defaults to the image's size. Disks grow, never shrink.
+    type: int
+  networks:
+    description:
+      - Network interfaces, in order. A new VM gets one NIC on the libvirt network C(default) when unset;
+        an existing one keeps its NICs.
+    type: list
+    elements: dict
+    suboptions:
+      network:
+        description: A libvirt network name.
+        type: str
+      bridge:
+        description: A host bridge name.
+        type: str
+      mac:
+        description: MAC address; libvirt picks one when unset, and it is kept afterwards.
+        type: str
+      model:
+        description: NIC model.
+        type: str
+        choices: [virtio, e1000, rtl8139]
+        default: virtio
+  cloud_init:
+    description:
+      - What goes into the NoCloud seed. Unset on an existing VM keeps its seed; a changed seed is rewritten
+        and read by the guest at its next boot.
+    type: dict
+    suboptions:
+      hostname:
+        description: Guest hostname; defaults to O(name).
+        type: str
+      fqdn:
+        description: Guest FQDN.
+        type: str
+      ssh_authorized_keys:
+        description: Public keys for the default user.
+        type: list
+        elements: str
+        no_log: false
+      password:
+        description: Password for the default user.
+        type: str
+      network_config:
+        description: Network configuration, netplan version 2; DHCP on every NIC when unset.
+        type: dict
+      user_data:
+        description: Extra cloud-config keys, merged into the generated user-data.
+        type: dict
+  console:
+    description: Graphical console; a new VM gets VNC on 127.0.0.1 when unset, an existing one keeps its console.
+    type: dict
+    suboptions:
+      type:
+        description: V(vnc) or V(none).
+        type: str
+        choices: [vnc, none]
+        default: vnc
+      listen:
+        description: Address the VNC server listens on.
+        type: str
+        default: 127.0.0.1
+      password:
+        description: VNC password.
+        type: str
+  autostart:
+    description: Start the VM when the node boots; unset keeps the current setting (off for a new VM).
+    type: bool
+  owner:
+    description: Owner recorded in the VM's metadata.
+    type: str
+  cluster:
+    description: Cluster recorded in the VM's metadata.
+    type: str
+  ha:
+    description: Mark the VM for restart elsewhere when its node dies; unset keeps the current mark.
+    type: bool
+  domain_type:
+    description:
+      - V(kvm) for hardware virtualization, V(qemu) for software emulation.
+      - V(auto) takes what the node bootstrap's probe found to really boot, else V(kvm) when libvirt offers it.
+      - An existing VM keeps its type under V(auto).
+    type: str
+    choices: [auto, kvm, qemu]
+    default: auto
+  machine:
+    description: QEMU machine type of a new VM.
+    type: str
+    default: pc
+  pool:
+    description: libvirt directory pool holding VM disks and seeds.
+    type: str
+    default: vmm
+  image_pool:
+    description: libvirt directory pool of the image store.
+    type: str
+    default: vmm-images
+  shutdown_timeout:
+    description: Seconds to wait for a graceful shutdown before powering off; V(0) powers off at once.
+    type: int
+    default: 120
+  wait_for_ip:
+    description: After starting, wait until every NIC on a libvirt network has a DHCP lease.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds O(wait_for_ip) waits at most.
+    type: int
+    default: 60
+notes:
+  - Check mode and diff are supported; the diff compares the managed fields before and after.
+seealso:
+  - module: vmm.cloud.vm_info
+  - module: vmm.cloud.image
+"""
+
+EXAMPLES = r"""
+- name: A VM from the debian-12 image, running
+  vmm.cloud.vm:
+    name: web1
+    image: debian-12
+    vcpus: 2
+    memory: 2048
+    disk_size: 20
+    networks:
+      - network: default
+    cloud_init:
+      hostname: web1
+      ssh_authorized_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample alice@example"]
+    owner: alice
+    state: running
+  register: r
+
+- name: Give it more memory (live when it fits under max_memory)
+  vmm.cloud.vm:
+    name: web1
+    memory: 4096
+    max_memory: 8192
+
+- name: Delete it with its disks
+  vmm.cloud.vm:
+    name: web1
+    state: absent
+"""
+
+RETURN = r"""
+vm:
+  description: Facts of the VM after the run; null once it is absent.
+  returned: always
+  type: dict
+  sample:
+    name: web1
+    uuid: 4b8c2e0e-8c1b-4a55-9a55-0c8f1d3e7a10
+    state: running
+    domain_type: qemu
+    vcpus: 2
+    memory: 2048
+    disk_size: 20.0
+    disks: [{target: vda, path: /var/lib/vmm/disks/web1.qcow2, format: qcow2, device: disk, readonly: false}]
+    interfaces: [{type: network, network: default, mac: "52:54:00:12:34:56", ip: 192.168.122.50}]
+    vnc: {listen: 127.0.0.1, port: 5900, password_set: false}
+    owner: alice
+    image: debian-12
+update:
+  description: How changes to an existing VM were applied.
+  returned: always
+  type: dict
+  contains:
+    applied_live:
+      description: Fields applied to the running guest.
+      type: list
+      elements: str
+    pending_restart:
+      description: Fields stored in the definition that take effect at the next boot.
+      type: list
+      elements: str
+shutdown:
+  description: V(graceful) or V(forced) when the run stopped the VM.
+  returned: when the VM was stopped
+  type: str
+domain_type_source:
+  description: Why a new VM got its domain type (requested, probe or capabilities).
+  returned: when a domain type was chosen
+  type: str
+actions:
+  description: What the run did (or would do in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import VmService
+
+NIC_OPTIONS = {
+    "network": {"type": "str"},
+    "bridge": {"type": "str"},
+    "mac": {"type": "str"},
+    "model": {"type": "str", "choices": ["virtio", "e1000", "rtl8139"], "default": "virtio"},
+}
+CLOUD_INIT_OPTIONS = {
+    "hostname": {"type": "str"},
+    "fqdn": {"type": "str"},
+    "ssh_authorized_keys": {"type": "list", "elements": "str", "no_log": False},
+    "password": {"type": "str", "no_log": True},
+    "network_config": {"type": "dict"},
+    "user_data": {"type": "dict"},
+}
+CONSOLE_OPTIONS = {
+    "type": {"type": "str", "choices": ["vnc", "none"], "default": "vnc"},
+    "listen": {"type": "str", "default": "127.0.0.1"},
+    "password": {"type": "str", "no_log": True},
+}
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "uri": URI_OPTION,
+    "state": {"type": "str", "default": "present", "choices": ["present", "running", "stopped", "restarted", "absent"]},
+    "image": {"type": "str"},
+    "clone": {"type": "str", "default": "overlay", "choices": ["overlay", "full"]},
+    "vcpus": {"type": "int"},
+    "max_vcpus": {"type": "int"},
+    "memory": {"type": "int"},
+    "max_memory": {"type": "int"},
+    "disk_size": {"type": "int"},
+    "networks": {"type": "list", "elements": "dict", "options": NIC_OPTIONS},
+    "cloud_init": {"type": "dict", "options": CLOUD_INIT_OPTIONS},
+    "console": {"type": "dict", "options": CONSOLE_OPTIONS},
+    "autostart": {"type": "bool"},
+    "owner": {"type": "str"},
+    "cluster": {"type": "str"},
+    "ha": {"type": "bool"},
+    "domain_type": {"type": "str", "default": "auto", "choices": ["auto", "kvm", "qemu"]},
+    "machine": {"type": "str", "default": "pc"},
+    "pool": {"type": "str", "default": "vmm"},
+    "image_pool": {"type": "str", "default": "vmm-images"},
+    "shutdown_timeout": {"type": "int", "default": 120},
+    "wait_for_ip": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 60},
+}
+
+
+def work(context):
+    module = context.module
+    service = VmService(context.client, context.qemu_img, context.images, context.run, module.params,
+                        check_mode=module.check_mode)
+    result = service.ensure()
+    result["update"] = {"applied_live": service.outcome.pop("applied_live", []),
+                        "pending_restart": service.outcome.pop("pending_restart", [])}
+    result.update(service.outcome)
+    return result, service.log
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    run_module(module, work)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""vmm.cloud.vm options -> spec, by tables."""
+
+import pytest
+
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
+    GIB,
+    managed_view,
+    normalize_request,
+    updated_spec,
+    view_changes,
+    with_create_defaults,
+)
+
+
+def params(**overrides):
+    base = {"name": "web1", "vcpus": None, "max_vcpus": None, "memory": None, "max_memory": None,
+            "disk_size": None, "networks": None, "console": None, "cloud_init": None, "owner": None,
+            "cluster": None, "ha": None, "autostart": None}
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"name": "a/b"}, "name"),
+        ({"name": "../etc"}, "name"),
+        ({"name": "a..b"}, "name"),
+        ({"name": "web'1"}, "name"),
+        ({"name": 'web"1'}, "name"),
+        ({"name": "<x>"}, "name"),
+        ({"name": "web 1"}, "name"),
+        ({"name": "web;reboot"}, "name"),
+        ({"name": "$(id)"}, "name"),
+        ({"name": "x" * 65}, "name"),
+        ({"name": ""}, "name"),
+        ({"memory": 0}, "memory"),
+        ({"memory": 8}, "memory"),
+        ({"vcpus": 0}, "vcpus"),
+        ({"vcpus": 4, "max_vcpus": 2}, "max_vcpus"),
+        ({"memory": 1024, "max_memory": 512}, "max_memory"),
+        ({"disk_size": 0}, "disk_size"),
+        ({"disk_size": -3}, "disk_size"),
+        ({"networks": [{}]}, "networks[0]"),
+        ({"networks": [{"network": "default", "bridge": "br0"}]}, "networks[0]"),
+        ({"networks": [{"network": "default"}, {"bridge": "br0; rm"}]}, "networks[1].bridge"),
+        ({"networks": [{"network": "default", "mac": "zz:00:00:00:00:00"}]}, "networks[0].mac"),
+        ({"networks": [{"network": "default", "model": "ne2k"}]}, "networks[0].model"),
+        ({"cloud_init": {"hostname": "bad_host!"}}, "cloud_init.hostname"),
+        ({"cloud_init": {"ssh_authorized_keys": ["not a key"]}}, "cloud_init.ssh_authorized_keys[0]"),
+        ({"cloud_init": {"network_config": "dhcp"}}, "cloud_init.network_config"),
+        ({"console": {"type": "vnc", "listen": "0.0.0.0; x"}}, "console.listen"),
+        ({"console": {"type": "spice"}}, "console.type"),
+        ({"owner": "alice<script>"}, "owner"),
+    ],
+)
+def test_bad_input_names_the_field(overrides, field):
+    with pytest.raises(ValidationError) as err:
+        normalize_request(params(**overrides))
+    assert err.value.field == field
+    assert err.value.msg.startswith(field + ":") or err.value.msg.startswith(field.split(".")[0])
+
+
+def test_unset_options_stay_unset_until_create():
+    request = normalize_request(params())
+    assert request["vcpus"] is None and request["interfaces"] is None and request["cloud_init"] is None
+    created = with_create_defaults(request)
+    assert created["vcpus"] == 1 and created["max_vcpus"] == 1
+    assert created["memory_mib"] == 512 and created["max_memory_mib"] == 512
+    assert created["interfaces"] == [{"type": "network", "source": "default", "mac": None, "model": "virtio"}]
+    assert created["graphics"] == {"type": "vnc", "listen": "127.0.0.1", "port": None, "password": None}
+    assert created["cloud_init"]["hostname"] == "web1"
+
+
+def test_disk_size_in_bytes_and_hostname_from_name():
+    request = normalize_request(params(name="db_main", disk_size=3))
+    assert request["disk_size_bytes"] == 3 * GIB
+    assert with_create_defaults(request)["cloud_init"]["hostname"] == "db-main"
+
+
+CURRENT = {
+    "name": "web1", "uuid": "u-1", "machine": "pc", "arch": "x86_64", "domain_type": "qemu",
+    "vcpus": 2, "max_vcpus": 4, "memory_mib": 1024, "max_memory_mib": 2048,
+    "disks": [{"path": "/d/web1.qcow2"}], "serial_log": "/l/web1.log",
+    "interfaces": [{"type": "network", "source": "default", "mac": "52:54:00:aa:bb:cc", "model": "virtio"}],
+    "graphics": {"type": "vnc", "listen": "127.0.0.1", "port": 5900, "password": None},
+    "metadata": {"owner": "alice", "image": "img", "created": "t", "cluster": None, "ips": [],
+                 "seed_sha256": "abc", "ha": False, "managed_disks": ["/d/web1.qcow2"]},
+}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "changed"),
+    [
+        ({}, []),                                             # nothing asked: nothing changes
+        ({"vcpus": 2, "memory": 1024}, []),
+        ({"vcpus": 3}, ["vcpus"]),
+        ({"vcpus": 6}, ["vcpus", "max_vcpus"]),
+        ({"memory": 4096}, ["memory", "max_memory"]),
+        ({"owner": "bob"}, ["owner"]),
+        ({"networks": [{"network": "default"}]}, []),         # unpinned MAC keeps libvirt's
+        ({"networks": [{"network": "default", "mac": "52:54:00:aa:bb:cd"}]}, ["interfaces"]),
+        ({"networks": [{"bridge": "br0"}]}, ["interfaces"]),
+        ({"console": {"type": "none"}}, ["console"]),
+        ({"console": {"type": "vnc", "listen": "0.0.0.0"}}, ["console"]),
+    ],
+)
+def test_update_changes(overrides, changed):
+    request = normalize_request(params(**overrides))
+    spec = updated_spec(CURRENT, request, domain_type=None, seed_sha256=None)
+    assert view_changes(managed_view(CURRENT), managed_view(spec)) == changed
+
+
+def test_update_keeps_identity():
+    spec = updated_spec(CURRENT, normalize_request(params(vcpus=1)), domain_type="kvm", seed_sha256="new")
+    assert spec["uuid"] == "u-1" and spec["disks"] == CURRENT["disks"]
+    assert spec["max_vcpus"] == 4          # lowering vcpus keeps the hot-plug headroom
+    assert spec["domain_type"] == "kvm"
+    assert spec["metadata"]["seed_sha256"] == "new" and spec["metadata"]["created"] == "t"
