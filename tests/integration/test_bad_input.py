@@ -17,7 +17,7 @@ BAD_NAMES = ["it-a/b", "it-..", "../it-x", "it-'q'", 'it-"q"', "it-<x>", "it-a b
 def test_bad_names_are_refused_and_nothing_is_made(image, conn):
     results = run_tasks([("vmm.cloud.vm", {"name": n, "image": image, "memory": 128, "state": "running"})
                          for n in BAD_NAMES])
-    for name, result in zip(BAD_NAMES, results):
+    for name, result in zip(BAD_NAMES, results, strict=True):
         assert result.get("failed") is True, (name, result)
         assert result["msg"].startswith("name: "), (name, result["msg"])
         assert result["field"] == "name"

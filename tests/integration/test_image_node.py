@@ -29,6 +29,7 @@ def test_register_twice_check_mode_and_delete(small_image):
     args = {"name": "it-small", "src": str(small_image), "os": "none"}
     planned = run_task("vmm.cloud.image", args, check=True)
     assert planned["changed"] is True and not (STORE / "it-small.qcow2").exists()
+    assert planned["image"]["virtual_size"] == 64 * 1024 * 1024
 
     first = run_task("vmm.cloud.image", args)
     assert first["changed"] is True, first

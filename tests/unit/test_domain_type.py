@@ -53,6 +53,6 @@ def test_domain_types():
 
 
 def test_pool_target_path():
-    assert pool_target_path("<pool type='dir'><name>vmm</name><target><path>/var/lib/vmm/disks</path></target></pool>") \
-        == "/var/lib/vmm/disks"
+    pool = "<pool type='dir'><name>vmm</name><target><path>/var/lib/vmm/disks</path></target></pool>"
+    assert pool_target_path(pool) == "/var/lib/vmm/disks"
     assert pool_target_path("<pool type='logical'><name>vg</name></pool>") is None

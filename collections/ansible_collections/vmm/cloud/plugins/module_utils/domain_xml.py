@@ -10,10 +10,13 @@ controllers, aliases, live ports).
 
 from __future__ import annotations
 
-from lxml import etree
+try:
+    from lxml import etree
+except ImportError:  # reported by module_runner.require_libraries()
+    etree = None
 
 METADATA_NS = "https://vmm.dev/xmlns/vm/1.0"
-_M = "{%s}" % METADATA_NS
+_M = f"{{{METADATA_NS}}}"
 _META_TEXT = ("owner", "image", "created", "cluster", "seed-sha256")
 _MEMORY_UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1024 ** 2, "mib": 1024 ** 2,
                  "mb": 1000 ** 2, "g": 1024 ** 3, "gib": 1024 ** 3, "gb": 1000 ** 3}

@@ -12,8 +12,8 @@ import json
 import os
 import shutil
 
-from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 
 FORMATS = ("qcow2", "raw")
@@ -28,7 +28,7 @@ def file_sha256(path):
 
 
 def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ImageStore:

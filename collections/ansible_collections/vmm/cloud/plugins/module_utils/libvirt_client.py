@@ -20,7 +20,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import pool_tar
 
 try:
     import libvirt
-except ImportError:  # pragma: no cover - reported by require_libvirt()
+except ImportError:  # reported by module_runner.require_libraries()
     libvirt = None
 
 
@@ -41,11 +41,6 @@ _UNDEFINE_FLAGS = ("VIR_DOMAIN_UNDEFINE_MANAGED_SAVE", "VIR_DOMAIN_UNDEFINE_SNAP
                    "VIR_DOMAIN_UNDEFINE_NVRAM", "VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA")
 
 
-def require_libvirt():
-    if libvirt is None:
-        raise VmmError("the libvirt Python bindings are missing on the node (Debian: python3-libvirt)")
-
-
 def _ignore_libvirt_errors(_ctx, _err):
     """libvirt prints every error to stderr by default; we raise them instead."""
 
@@ -54,13 +49,13 @@ class LibvirtClient:
     """A connection to one libvirt URI."""
 
     def __init__(self, uri):
-        require_libvirt()
         libvirt.registerErrorHandler(_ignore_libvirt_errors, None)
         self.uri = uri
         try:
             self.conn = libvirt.open(uri)
         except libvirt.libvirtError as exc:
-            raise LibvirtConnectionError(f"uri: cannot connect to {uri}: {exc.get_error_message()}", field="uri")
+            raise LibvirtConnectionError(f"uri: cannot connect to {uri}: {exc.get_error_message()}",
+                                         field="uri") from None
 
     def close(self):
         try:
@@ -72,7 +67,7 @@ class LibvirtClient:
         try:
             return func(*args)
         except libvirt.libvirtError as exc:
-            raise VmmError(f"{what}: {exc.get_error_message()}")
+            raise VmmError(f"{what}: {exc.get_error_message()}") from None
 
     # --- domains -----------------------------------------------------------
 
@@ -83,7 +78,7 @@ class LibvirtClient:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return None
-            raise VmmError(f"looking up domain {name}: {exc.get_error_message()}")
+            raise VmmError(f"looking up domain {name}: {exc.get_error_message()}") from None
 
     def get_domain(self, name):
         dom = self.find_domain(name)
@@ -176,8 +171,8 @@ class LibvirtClient:
             pool = self.conn.storagePoolLookupByName(name)
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
-                raise NotFoundError(f"{field}: no storage pool called {name} on {self.uri}", field=field)
-            raise VmmError(f"looking up pool {name}: {exc.get_error_message()}")
+                raise NotFoundError(f"{field}: no storage pool called {name} on {self.uri}", field=field) from None
+            raise VmmError(f"looking up pool {name}: {exc.get_error_message()}") from None
         return pool_target_path(self._call(f"reading pool {name}", pool.XMLDesc, 0))
 
     def refresh_pool(self, name):
@@ -202,8 +197,8 @@ class LibvirtClient:
         return usage
 
     def host_summary(self):
-        model, memory_mib, cpus, _mhz, _nodes, _sockets, _cores, _threads = self._call("reading host info",
-                                                                                      self.conn.getInfo)
+        info = self._call("reading host info", self.conn.getInfo)
+        model, memory_mib, cpus = info[0], info[1], info[2]
         try:
             free_bytes = self.conn.getFreeMemory()
         except libvirt.libvirtError:

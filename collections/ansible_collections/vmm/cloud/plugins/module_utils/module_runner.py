@@ -6,6 +6,9 @@ diff, facts)."""
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.vmm.cloud.plugins.module_utils import domain_xml, libvirt_client
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import VmmError
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import ImageStore
 from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
@@ -44,12 +47,21 @@ class Context:
         return self.module.run_command(argv)
 
 
+def require_libraries(module):
+    """Fail with the Debian package to install when a node lacks lxml or libvirt-python."""
+    if domain_xml.etree is None:
+        module.fail_json(msg=missing_required_lib("lxml (Debian: python3-lxml)"))
+    if libvirt_client.libvirt is None:
+        module.fail_json(msg=missing_required_lib("libvirt-python (Debian: python3-libvirt)"))
+
+
 def run_module(module, work):
     """Run `work(context)` and exit the module.
 
     `work` returns (result dict, ChangeLog or None). The result's `before` and
     `after` become the diff; the log's actions become `changed` and `msg`.
     """
+    require_libraries(module)
     context = None
     try:
         context = Context(module)

@@ -19,7 +19,12 @@ from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import (
     read_node_facts,
 )
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import build_domain_xml, parse_domain_xml
-from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, ValidationError, VmmError
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    VmmError,
+)
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
@@ -29,8 +34,8 @@ from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
     new_spec,
     normalize_request,
     updated_spec,
-    with_create_defaults,
     view_changes,
+    with_create_defaults,
 )
 
 CONSOLE_LOG_DIR = "/var/log/vmm/console"

@@ -73,7 +73,7 @@ def static_ips(network_config):
     ips = []
     for nic in ((network_config or {}).get("ethernets") or {}).values():
         for address in nic.get("addresses") or []:
-            ips.append(str(address).split("/")[0])
+            ips.append(str(address).split("/", maxsplit=1)[0])
     return ips
 
 
@@ -177,6 +177,12 @@ def updated_spec(current, request, *, domain_type, seed_sha256):
     return spec
 
 
+def _console_view(graphics):
+    if not graphics:
+        return None
+    return {"type": graphics["type"], "listen": graphics.get("listen"), "password_set": bool(graphics.get("password"))}
+
+
 def managed_view(facts):
     """The part of a VM that vmm.cloud.vm manages, in a comparable shape."""
     graphics = facts.get("graphics")
@@ -187,8 +193,7 @@ def managed_view(facts):
         "memory": facts["memory_mib"],
         "max_memory": facts["max_memory_mib"],
         "interfaces": [{k: nic.get(k) for k in ("type", "source", "mac", "model")} for nic in facts["interfaces"]],
-        "console": None if not graphics else {"type": graphics["type"], "listen": graphics.get("listen"),
-                                               "password_set": bool(graphics.get("password"))},
+        "console": _console_view(graphics),
         "owner": facts["metadata"].get("owner"),
         "cluster": facts["metadata"].get("cluster"),
         "ha": bool(facts["metadata"].get("ha")),

@@ -14,7 +14,7 @@ description:
     image only while no VM uses it.
   - Deleting an image is refused while any VM's disk is an overlay on it.
 version_added: 0.1.0
-author: vmm contributors
+author: vmm contributors (@vmm-dev)
 options:
   name:
     description: Image name in the store.
@@ -81,6 +81,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_file
+
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import file_sha256
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
@@ -122,10 +123,11 @@ def state_present(context, log):
         return {"image": store.get(params["name"])}
     metadata = {key: params[key] for key in ("os", "description") if params[key]}
     metadata["source"] = params["src"]
+    before = store.get(params["name"]) if action == "replace" else None
+    planned = {"name": params["name"], "sha256": sha256, "format": info["format"], "virtual_size": info["virtual-size"]}
     image = log.apply(f"{action}d image {params['name']}", store.register, params["name"], src, info, sha256,
                       metadata)
-    return {"image": image, "before": store.get(params["name"]) if action == "replace" else None,
-            "after": {"name": params["name"], "sha256": sha256, "format": info["format"]}}
+    return {"image": image or planned, "before": before, "after": planned}
 
 
 def state_absent(context, log):

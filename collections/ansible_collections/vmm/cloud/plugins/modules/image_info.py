@@ -10,7 +10,7 @@ short_description: List the images of the node's image store
 description:
   - Returns the metadata of every image in the store, or of one, with the VMs using each.
 version_added: 0.1.0
-author: vmm contributors
+author: vmm contributors (@vmm-dev)
 options:
   name:
     description: Only this image.
@@ -42,6 +42,7 @@ images:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
 
 
@@ -55,7 +56,8 @@ def work(context):
 
 def main():
     module = AnsibleModule(
-        argument_spec={"name": {"type": "str"}, "uri": URI_OPTION, "image_pool": {"type": "str", "default": "vmm-images"}},
+        argument_spec={"name": {"type": "str"}, "uri": URI_OPTION,
+                       "image_pool": {"type": "str", "default": "vmm-images"}},
         supports_check_mode=True,
     )
     run_module(module, work)

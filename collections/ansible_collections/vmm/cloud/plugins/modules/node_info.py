@@ -15,7 +15,7 @@ description:
   - The probe's verdict is what M(vmm.cloud.vm) uses for C(domain_type=auto) once the node bootstrap records it
     in C(/var/lib/vmm/node.json).
 version_added: 0.1.0
-author: vmm contributors
+author: vmm contributors (@vmm-dev)
 options:
   uri:
     description: libvirt connection URI.
@@ -118,6 +118,7 @@ import os
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import (
     LOCAL_URIS,
     choose_domain_type,

@@ -15,7 +15,7 @@ description:
     can, otherwise at its next boot; RV(update) says which.
   - Owner, image, cluster, creation time and static IPs are kept in the domain's C(<metadata>).
 version_added: 0.1.0
-author: vmm contributors
+author: vmm contributors (@vmm-dev)
 options:
   name:
     description: VM name (1-64 letters, digits, C(.), C(_) or C(-); no C(..)).
@@ -92,7 +92,6 @@ options:
         description: Public keys for the default user.
         type: list
         elements: str
-        no_log: false
       password:
         description: Password for the default user.
         type: str
@@ -245,6 +244,7 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import VmService
 

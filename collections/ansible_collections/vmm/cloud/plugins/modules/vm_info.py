@@ -11,7 +11,7 @@ description:
   - Reads libvirt domains and returns the same facts as M(vmm.cloud.vm) returns, including the owner, image
     and creation time kept in each domain's metadata, and the addresses leased to its NICs.
 version_added: 0.1.0
-author: vmm contributors
+author: vmm contributors (@vmm-dev)
 options:
   name:
     description: Only this VM; all VMs when unset.
@@ -45,6 +45,7 @@ vms:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import describe_vm

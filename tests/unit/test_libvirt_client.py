@@ -1,0 +1,80 @@
+"""LibvirtClient on libvirt's in-process test driver."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
+    LibvirtConnectionError,
+    NotFoundError,
+    VmmError,
+)
+from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
+from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
+
+TEST_DOMAIN = """<domain type='test'><name>{name}</name><memory unit='MiB'>128</memory>
+<vcpu placement='static' current='1'>2</vcpu><os><type arch='i686'>hvm</type></os></domain>"""
+
+
+@pytest.fixture
+def client():
+    # each open of test:///default is a fresh in-process host with one domain, "test"
+    client = LibvirtClient("test:///default")
+    yield client
+    client.close()
+
+
+def test_unreachable_uri_names_the_field():
+    with pytest.raises(LibvirtConnectionError) as err:
+        LibvirtClient("qemu:///system?socket=/nonexistent/libvirt-sock")
+    assert err.value.field == "uri"
+    assert err.value.msg.startswith("uri: cannot connect to qemu:///system?socket=/nonexistent/libvirt-sock")
+
+
+def test_lookup(client):
+    assert client.find_domain("test").name() == "test"
+    assert client.find_domain("nope") is None
+    with pytest.raises(NotFoundError) as err:
+        client.get_domain("nope")
+    assert err.value.field == "name"
+
+
+def test_define_power_cycle_and_undefine(client):
+    dom = client.define(TEST_DOMAIN.format(name="cycle"))
+    assert client.domain_state(dom) == "shutoff" and not client.is_active(dom)
+    client.start(dom)
+    assert client.domain_state(dom) == "running"
+    client.set_vcpus_live(dom, 2)
+    assert dom.vcpusFlags(1) == 2
+    client.destroy(dom)
+    client.destroy(dom)  # destroying a stopped domain is a no-op, not an error
+    assert client.wait_for_state(dom, "shutoff", timeout=1)
+    client.set_autostart(dom, True)
+    assert client.autostart(dom) is True
+    client.undefine(dom)
+    assert client.find_domain("cycle") is None
+
+
+def test_wait_for_state_times_out(client):
+    dom = client.get_domain("test")  # running on the test driver
+    assert client.wait_for_state(dom, "shutoff", timeout=0.3, interval=0.1) is False
+
+
+def test_libvirt_errors_become_vmm_errors(client):
+    with pytest.raises(VmmError, match="^defining the domain: "):
+        client.define("<domain type='test'><name>broken</name></domain>")  # no memory
+
+
+def test_pools_and_host(client):
+    assert client.pool_path("default-pool") == "/default-pool"
+    with pytest.raises(NotFoundError) as err:
+        client.pool_path("nope", field="image_pool")
+    assert err.value.field == "image_pool" and err.value.msg.startswith("image_pool: no storage pool called nope")
+    usage = client.pools_usage()
+    assert usage[0]["name"] == "default-pool" and usage[0]["capacity"] > 0
+    host = client.host_summary()
+    assert host["cpus"] == 16 and host["memory_total_mib"] > 0
+    assert host["libvirt_version"].count(".") == 2
+    assert "default" in client.network_names()
+    assert domain_types(client.capabilities_xml(), arch="i686") == ["test"]
+    assert [d.name() for d in client.list_domains()] == ["test"]
