@@ -74,3 +74,11 @@ def test_failed_start_cleans_up_what_it_made(image, vm_name, conn):
     assert "it-no-such-net" in result["msg"]
     assert vm_name not in [d.name() for d in conn.listAllDomains(0)]
     assert vm_files(vm_name) == []
+
+
+def test_bad_names_are_refused_on_delete_and_power_too():
+    results = run_tasks([("vmm.cloud.vm", {"name": "../it-x", "state": "absent"}),
+                         ("vmm.cloud.vm", {"name": "it-x;reboot", "state": "stopped"}),
+                         ("vmm.cloud.vm_info", {"name": "it-a/b"})])
+    for result in results:
+        assert result.get("failed") is True and result["field"] == "name", result

@@ -107,6 +107,9 @@ class LibvirtClient:
     def start(self, dom):
         self._call(f"starting {dom.name()}", dom.create)
 
+    def resume(self, dom):
+        self._call(f"resuming {dom.name()}", dom.resume)
+
     def shutdown(self, dom):
         """Ask the guest to power off (ACPI power button)."""
         self._call(f"shutting down {dom.name()}", dom.shutdown)

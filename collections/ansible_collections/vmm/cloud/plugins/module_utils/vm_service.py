@@ -28,6 +28,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
+from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
     managed_view,
@@ -97,8 +98,7 @@ class VmService:
     def ensure(self):
         state = self.options["state"]
         if state == "absent":
-            before = self.client.find_domain(self.options["name"])
-            return self.state_absent(before)
+            return self.state_absent(self.client.find_domain(check_name(self.options["name"])))
         request = normalize_request(self.options)
         return getattr(self, f"state_{state}")(request)
 
@@ -115,7 +115,7 @@ class VmService:
         result = self._update(dom, request)
         state = self.client.domain_state(dom)
         if state == "paused":
-            self.log.apply("resumed", dom.resume)
+            self.log.apply("resumed", self.client.resume, dom)
         elif state != "running":
             self.log.apply("started", self.client.start, dom)
         return self._facts(dom, result)
@@ -316,7 +316,7 @@ class VmService:
     def _stop(self, dom):
         timeout = self.options["shutdown_timeout"]
         if self.log.check_mode:
-            self.log.apply("stopped", None)
+            self.log.apply("stopped", self.client.destroy, dom)
             return
         if timeout > 0:
             self.log.apply("asked the guest to shut down", self.client.shutdown, dom)
