@@ -39,3 +39,65 @@ ensure_venv() {
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements-dev.txt"
     echo "$want" >"$stamp"
 }
+
+# ensure_postgres: a running PostgreSQL with a role the API tests may create databases with.
+# Installs Debian's postgresql when there is none; starts the cluster without systemd.
+VMM_TEST_POSTGRES_URL="postgresql+psycopg://vmm_test:vmm_test@127.0.0.1:5432/postgres"
+ensure_postgres() {
+    ensure_apt_packages postgresql
+    local version
+    version=$(pg_lsclusters -h | awk 'NR == 1 {print $1}')
+    if [ -z "$version" ]; then
+        version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
+        pg_createcluster "$version" main
+    fi
+    if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+        log "starting PostgreSQL $version"
+        pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    fi
+    runuser -u postgres -- psql -qAt -c "SELECT 1 FROM pg_roles WHERE rolname = 'vmm_test'" | grep -q 1 ||
+        runuser -u postgres -- psql -q -c "CREATE ROLE vmm_test LOGIN CREATEDB PASSWORD 'vmm_test'"
+    export VMM_TEST_POSTGRES="$VMM_TEST_POSTGRES_URL"
+}
+
+# The jobs API of the README's first command: 127.0.0.1, SQLite under /var/lib/vmm/api.
+VMM_API_HOST=127.0.0.1
+VMM_API_PORT=8470
+VMM_API_URL="http://$VMM_API_HOST:$VMM_API_PORT"
+VMM_API_LOG=/var/log/vmm/api.log
+VMM_API_PIDFILE=/run/vmm-api.pid
+
+api_answers() { python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "$VMM_API_URL/api/v1/openapi.json" 2>/dev/null; }
+
+# ensure_api: the API serving in the background (kept if it already answers).
+ensure_api() {
+    api_answers && return 0
+    mkdir -p "$(dirname "$VMM_API_LOG")"
+    (cd "$ROOT" && exec setsid "$VENV/bin/python" -m api serve --host "$VMM_API_HOST" --port "$VMM_API_PORT" \
+        </dev/null >>"$VMM_API_LOG" 2>&1) &
+    echo $! >"$VMM_API_PIDFILE"
+    local i
+    for i in $(seq 1 100); do
+        api_answers && return 0
+        sleep 0.2
+    done
+    tail -n 20 "$VMM_API_LOG" >&2
+    die "the API did not come up on $VMM_API_URL (log: $VMM_API_LOG)"
+}
+
+# ensure_admin_token: prints the path of a file holding a working admin token (made once, kept 0600).
+ensure_admin_token() {
+    local file=/var/lib/vmm/api/admin.token
+    if [ -s "$file" ] && python3 -c "
+import sys, urllib.request
+token = open(sys.argv[2]).read().strip()
+urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Authorization': 'Bearer ' + token}), timeout=5)
+" "$VMM_API_URL/api/v1/me" "$file" 2>/dev/null; then
+        echo "$file"
+        return 0
+    fi
+    (umask 077 && cd "$ROOT" && "$VENV/bin/python" -m api token create --user admin --role admin 2>/dev/null |
+        tail -n 1 >"$file")
+    echo "$file"
+}

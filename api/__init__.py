@@ -1,0 +1,49 @@
+"""vmm's jobs API: a Flask app that runs the collection's playbooks as jobs through ansible-runner."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from flask import Flask
+
+from .config import ROOT, Settings
+
+# The vmm.cloud collection of this checkout, importable as ansible_collections.vmm.cloud
+# (its module's argument spec is the schema of vm_create; its libvirt client reads VM owners).
+if str(ROOT / "collections") not in sys.path:
+    sys.path.append(str(ROOT / "collections"))
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: object
+    jobs: object
+    access: object
+    metrics: object
+
+
+def create_app(settings=None):
+    from . import errors, meta, views
+    from .access import Access
+    from .jobs import JobService
+    from .store import Store
+    from .vms import VmDirectory
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    app.json.sort_keys = False
+    app.url_map.strict_slashes = False
+    store = Store(settings.database)
+    store.create_schema()
+    jobs = JobService(settings, store)
+    app.extensions["vmm"] = Services(settings=settings, store=store, jobs=jobs,
+                                     access=Access(VmDirectory(settings.libvirt_uri)),
+                                     metrics=meta.metrics_registry(store))
+    errors.init_app(app)
+    app.register_blueprint(views.bp)
+    app.register_blueprint(meta.bp)
+    jobs.start()
+    return app

@@ -1,0 +1,46 @@
+"""Who may do what: admins everything; users only operations open to them, on VMs they own."""
+
+from __future__ import annotations
+
+from .errors import ApiError
+
+FORBIDDEN_VM = "You do not have permission to act on this VM."
+
+
+class Access:
+    def __init__(self, directory):
+        self.directory = directory
+
+    @staticmethod
+    def visible_to(user):
+        """None when the user sees every job, else the name whose jobs they see."""
+        return None if user["role"] == "admin" else user["name"]
+
+    @staticmethod
+    def can_see(user, job):
+        return user["role"] == "admin" or user["name"] in (job["owner"], job["launched_by"])
+
+    def admit(self, user, operation, variables):
+        """(variables, owner) of a job `user` may submit; ApiError(403) otherwise.
+
+        A user's new VM is theirs (owner set to them); any other VM operation needs
+        the VM to be theirs. The same answer for a VM of someone else and for none
+        at all, so nothing tells a user which VMs exist."""
+        if user["role"] not in operation.roles:
+            raise ApiError(403, f"Operation {operation.name} is for administrators.")
+        if operation.kind != "vm":
+            return variables, None
+        exists, owner = self.directory.lookup(variables["name"])
+        if user["role"] == "admin":
+            if operation.name == "vm_create":
+                owner = variables.get("owner") or owner
+            return variables, owner
+        if operation.name == "vm_create":
+            if variables.get("owner", user["name"]) != user["name"]:
+                raise ApiError(403, "vars.owner: users create VMs they own themselves.", field="vars.owner")
+            if exists and owner != user["name"]:
+                raise ApiError(403, FORBIDDEN_VM)
+            return {**variables, "owner": user["name"]}, user["name"]
+        if not exists or owner != user["name"]:
+            raise ApiError(403, FORBIDDEN_VM)
+        return variables, owner

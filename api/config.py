@@ -1,0 +1,41 @@
+"""Settings of the API, from `VMM_API_*` environment variables (or a test's overrides)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path("/var/lib/vmm/api")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: str = f"sqlite:///{DATA_DIR / 'vmm.db'}"  # an SQLAlchemy URL
+    data_dir: Path = DATA_DIR  # each job's private ansible-runner directory lives under data_dir/jobs
+    project_dir: Path = ROOT  # where the playbooks and ansible.cfg are
+    inventory: str = ""  # empty: the one ansible.cfg names
+    workers: int = 4  # jobs this process runs at once; 0 = serve only, other processes run the jobs
+    libvirt_uri: str = "qemu:///system"  # where VM owners are read from
+    max_body: int = 1024 * 1024  # cloud-init user_data included
+    page_size: int = 25
+    max_page_size: int = 200
+    follow_timeout: int = 3600  # a followed stdout ends after this many seconds even if the job goes on
+    poll_interval: float = 0.5  # how often a running job's new events are read, and a queue shared
+    # with other processes is looked at
+
+    @classmethod
+    def from_env(cls, env=None, **overrides):
+        env = os.environ if env is None else env
+        values = {}
+        for field in fields(cls):
+            raw = env.get(f"VMM_API_{field.name.upper()}")
+            if raw is None:
+                continue
+            kind = type(field.default)
+            try:
+                values[field.name] = kind(raw)
+            except ValueError:
+                raise ValueError(f"VMM_API_{field.name.upper()}: expected {kind.__name__}, got {raw!r}") from None
+        return replace(cls(**values), **overrides)

@@ -1,0 +1,144 @@
+"""The OpenAPI 3 document of the API, built from the same operation schemas the API validates with."""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+from .operations import LIMIT, OPERATIONS
+from .store import STATUSES
+from .validation import NAME_RE
+
+STRING = {"type": "string"}
+NULLABLE_STRING = {"type": "string", "nullable": True}
+TIME = {"type": "string", "format": "date-time", "nullable": True}
+ANY_OBJECT = {"type": "object", "additionalProperties": True}
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema, description="OK"):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description):
+    return _json(_ref("Error"), description)
+
+
+ERRORS = {"400": _error("Bad request: the field is named"), "401": _error("No valid token"),
+          "403": _error("Not allowed"), "404": _error("No such job")}
+
+
+def _page(item):
+    return {"type": "object", "required": ["count", "next", "previous", "results"], "properties": {
+        "count": {"type": "integer", "minimum": 0}, "next": NULLABLE_STRING, "previous": NULLABLE_STRING,
+        "results": {"type": "array", "items": item}}}
+
+
+def _job_schema():
+    return {"type": "object", "properties": {
+        "id": {"type": "integer"}, "type": STRING, "url": STRING, "operation": STRING, "name": STRING,
+        "status": {"type": "string", "enum": list(STATUSES)}, "failed": {"type": "boolean"},
+        "created": TIME, "started": TIME, "finished": TIME, "elapsed": {"type": "number"},
+        "launched_by": STRING, "owner": NULLABLE_STRING, "target": STRING, "limit": NULLABLE_STRING,
+        "vars": ANY_OBJECT, "timeout": {"type": "integer"}, "job_explanation": STRING,
+        "failed_task": {"type": "object", "nullable": True, "additionalProperties": True,
+                        "properties": {"task": NULLABLE_STRING, "host": NULLABLE_STRING, "msg": STRING}},
+        "artifacts": ANY_OBJECT, "rc": {"type": "integer", "nullable": True},
+        "relaunch_of": {"type": "integer", "nullable": True}, "can_cancel": {"type": "boolean"},
+        "blocked_by": {"type": "integer", "nullable": True}, "related": ANY_OBJECT}}
+
+
+def _job_create(operation):
+    vars_schema = copy.deepcopy(operation.schema)
+    body = {"type": "object", "additionalProperties": False, "required": ["operation"],
+            "properties": {"operation": {"type": "string", "enum": [operation.name]}, "vars": vars_schema,
+                           "limit": {**LIMIT, "nullable": True}}}
+    if vars_schema.get("required"):
+        body["required"].append("vars")
+    return body
+
+
+def _parameters(*names):
+    known = {
+        "job_id": {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1,
+                                                                              "maximum": 2 ** 31 - 1}},
+        "page": {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 999999999}},
+        "page_size": {"name": "page_size", "in": "query",
+                      "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+        "status": {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(STATUSES)}},
+        "operation": {"name": "operation", "in": "query", "schema": {"type": "string", "enum": list(OPERATIONS)}},
+        "target": {"name": "target", "in": "query", "schema": {"type": "string", "maxLength": 128}},
+        "launched_by": {"name": "launched_by", "in": "query",
+                        "schema": {"type": "string", "pattern": NAME_RE.pattern, "maxLength": 64}},
+        "follow": {"name": "follow", "in": "query",
+                   "description": "stream the output until the job has ended (at most VMM_API_FOLLOW_TIMEOUT s)",
+                   "schema": {"type": "string", "enum": ["0", "1", "true", "false"]}},
+    }
+    return [known[name] for name in names]
+
+
+@functools.cache
+def openapi_document():
+    job = _ref("Job")
+    accepted = {"202": _json(job, "Accepted: the job is queued"), **ERRORS}
+    paths = {
+        "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
+                                         "responses": {"200": _json(ANY_OBJECT)}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics (admin)", "responses": {
+            "200": {"description": "OK", "content": {"text/plain": {"schema": STRING}}},
+            "401": ERRORS["401"], "403": ERRORS["403"]}}},
+        "/api/v1/me": {"get": {"summary": "The caller", "responses": {
+            "200": _json({"type": "object", "properties": {"name": STRING, "role": STRING}}),
+            "401": ERRORS["401"]}}},
+        "/api/v1/operations": {"get": {"summary": "Operations the caller may run, with their vars' schemas",
+                                       "responses": {"200": _json(_page(_ref("Operation"))), "401": ERRORS["401"]}}},
+        "/api/v1/jobs": {
+            "get": {"summary": "Jobs, newest first",
+                    "parameters": _parameters("page", "page_size", "status", "operation", "target", "launched_by"),
+                    "responses": {"200": _json(_page(job)), "400": ERRORS["400"], "401": ERRORS["401"]}},
+            "post": {"summary": "Launch an operation as a job",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("JobCreate")}}},
+                     "responses": {**accepted, "413": _error("Body too large"),
+                                   "415": _error("Not JSON"), "503": _error("libvirt unreachable")}}},
+        "/api/v1/jobs/{job_id}": {"get": {"summary": "One job", "parameters": _parameters("job_id"),
+                                          "responses": {"200": _json(job), **ERRORS}}},
+        "/api/v1/jobs/{job_id}/events": {"get": {
+            "summary": "The job's events, by counter", "parameters": _parameters("job_id", "page", "page_size"),
+            "responses": {"200": _json(_page(_ref("Event"))), **ERRORS}}},
+        "/api/v1/jobs/{job_id}/stdout": {"get": {
+            "summary": "The job's output as text", "parameters": _parameters("job_id", "follow"),
+            "responses": {"200": {"description": "OK", "content": {"text/plain": {"schema": STRING},
+                                                                   "text/event-stream": {"schema": STRING}}},
+                          **ERRORS}}},
+        "/api/v1/jobs/{job_id}/cancel": {"post": {
+            "summary": "Cancel a queued or running job", "parameters": _parameters("job_id"),
+            "responses": {**accepted, "409": _error("The job has already ended")}}},
+        "/api/v1/jobs/{job_id}/relaunch": {"post": {
+            "summary": "Run a job's operation again with the same vars", "parameters": _parameters("job_id"),
+            "responses": {**accepted, "503": _error("libvirt unreachable")}}},
+    }
+    schemas = {
+        "Error": {"type": "object", "required": ["detail"], "properties": {"detail": STRING, "field": STRING}},
+        "Job": _job_schema(),
+        "Event": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "counter": {"type": "integer"}, "event": STRING, "uuid": NULLABLE_STRING,
+            "created": TIME, "host": NULLABLE_STRING, "task": NULLABLE_STRING, "failed": {"type": "boolean"},
+            "changed": {"type": "boolean"}, "stdout": STRING, "event_data": ANY_OBJECT}},
+        "Operation": {"type": "object", "properties": {
+            "name": STRING, "description": STRING, "target": STRING, "roles": {"type": "array", "items": STRING},
+            "timeout": {"type": "integer"}, "vars_schema": ANY_OBJECT}},
+        "JobCreate": {"oneOf": [_ref(f"JobCreate_{name}") for name in OPERATIONS]},
+        **{f"JobCreate_{name}": _job_create(op) for name, op in OPERATIONS.items()},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "vmm jobs API", "version": "1.0.0",
+                 "description": "Every operation is a job run by ansible-runner; field names follow AWX's job API."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
+        "paths": paths,
+    }

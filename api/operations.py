@@ -1,0 +1,76 @@
+"""The operations the API runs: an allowlist of playbooks with the schema of their variables.
+
+A job names an operation, never a playbook path. Each operation knows its
+playbook, the JSON schema of its variables, how its variables become the
+playbook's extra variables, what its target (the lock) is, who may run it and
+how long it may take.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .schemas import object_schema, vm_schema
+
+LIMIT = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(,[A-Za-z0-9_][A-Za-z0-9_.-]*)*$",
+         "maxLength": 255}
+
+VM_CREATE_OPTIONS = ("name", "image", "clone", "vcpus", "max_vcpus", "memory", "max_memory", "disk_size", "networks",
+                     "cloud_init", "console", "autostart", "owner", "domain_type", "machine", "wait_for_ip",
+                     "wait_timeout")
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    description: str
+    playbook: str  # relative to the project directory
+    schema: dict  # JSON schema of `vars`
+    kind: str  # "vm": the target is the VM named in vars; "node": the hosts of the limit
+    roles: tuple = ("admin", "user")
+    timeout: int = 900  # seconds; the runner is stopped after that
+    fixed: dict = field(default_factory=dict)  # extra variables the operation sets itself
+    prefix: str = "vm_"  # vars' keys become the playbook's variables with this prefix
+
+    def target(self, variables, limit):
+        if self.kind == "vm":
+            return f"vm:{variables['name']}"
+        return f"node:{limit or 'all'}"
+
+    def extravars(self, variables):
+        return {**{self.prefix + key: value for key, value in variables.items()}, **self.fixed}
+
+    def describe(self):
+        return {"name": self.name, "description": self.description, "target": self.kind, "roles": list(self.roles),
+                "timeout": self.timeout, "vars_schema": self.schema}
+
+
+def _with_default(schema, option, value):
+    schema["properties"][option]["default"] = value
+    return schema
+
+
+def _power(name, state, description):
+    return Operation(name=name, description=description, playbook="playbooks/vm_power.yml", kind="vm",
+                     schema=vm_schema(("name", "shutdown_timeout")), fixed={"vm_power": state})
+
+
+OPERATIONS = {op.name: op for op in (
+    Operation(name="vm_create", kind="vm", playbook="playbooks/vm_create.yml", timeout=1800,
+              description="Create a VM from an image in the store and start it (vmm.cloud.vm options).",
+              schema=vm_schema(VM_CREATE_OPTIONS, required=("name", "image"))),
+    Operation(name="vm_delete", kind="vm", playbook="playbooks/vm_delete.yml",
+              description="Delete a VM with its overlay and seed (never its image); a running VM is stopped "
+                          "first, forced after shutdown_timeout seconds.",
+              schema=_with_default(vm_schema(("name", "shutdown_timeout")), "shutdown_timeout", 0)),
+    _power("vm_start", "running", "Start a VM."),
+    _power("vm_stop", "stopped", "Shut a VM down (ACPI, forced after shutdown_timeout seconds)."),
+    _power("vm_restart", "restarted", "Restart a VM."),
+    Operation(name="node_bootstrap", kind="node", playbook="playbooks/node_bootstrap.yml", roles=("admin",),
+              timeout=3600, description="Bootstrap the nodes of the limit (all nodes without one) as vmm nodes.",
+              schema=object_schema({})),
+    Operation(name="node_info", kind="node", playbook="playbooks/node_info.yml", roles=("admin",), timeout=300,
+              description="Facts and health of the nodes of the limit.", schema=object_schema({})),
+)}
+
+assert all(op.schema["type"] == "object" for op in OPERATIONS.values())

@@ -1,0 +1,110 @@
+"""JSON schemas of the operations' variables, derived from the modules' argument specs.
+
+`vm_create`'s variables are `vmm.cloud.vm`'s options: the schema is built from
+that module's ARGUMENT_SPEC (types, choices, defaults, sub-options), then every
+string gets the tighter format the API accepts, so that a name with `/`, `..`,
+quotes, spaces or XML never reaches a playbook.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.vmm.cloud.plugins.modules import vm as vm_module
+
+# Like the modules' NAME_RE, without '..' and without a trailing '.'; no look-ahead, so
+# schema-driven generators (schemathesis) can produce matching names.
+NAME = {"type": "string", "pattern": r"^[A-Za-z0-9](\.?[A-Za-z0-9_-])*$", "maxLength": 64,
+        "description": "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit, no '..'"}
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = {"type": "string", "pattern": rf"^{LABEL}(\.{LABEL})*$", "maxLength": 253,
+            "description": "a host name: dot-separated labels of letters, digits and '-', 63 characters at most each"}
+ONE_LINE = {"type": "string", "pattern": r"^[^\r\n\x00]*$"}
+TIMEOUT = {"type": "integer", "minimum": 0, "maximum": 86400}
+
+# Formats of the API by option path; an option not listed here and not in the spec's
+# choices is refused (see _format()): no option reaches the API as a free string.
+FORMATS = {
+    "name": NAME,
+    "image": NAME,  # a name in the image store: no paths through the API
+    "owner": NAME,
+    "vcpus": {"type": "integer", "minimum": 1, "maximum": 512},
+    "max_vcpus": {"type": "integer", "minimum": 1, "maximum": 512},
+    "memory": {"type": "integer", "minimum": 16, "maximum": 4 * 1024 * 1024},
+    "max_memory": {"type": "integer", "minimum": 16, "maximum": 4 * 1024 * 1024},
+    "disk_size": {"type": "integer", "minimum": 1, "maximum": 65536},
+    "shutdown_timeout": TIMEOUT,
+    "wait_timeout": TIMEOUT,
+    "machine": {"type": "string", "pattern": r"^[a-z0-9]+([._-][a-z0-9]+)*$", "maxLength": 64},
+    "networks.network": NAME,
+    "networks.bridge": {**NAME, "maxLength": 15},
+    "networks.mac": {"type": "string", "pattern": r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},
+    "cloud_init.hostname": HOSTNAME,
+    "cloud_init.fqdn": HOSTNAME,
+    "cloud_init.ssh_authorized_keys": {**ONE_LINE, "maxLength": 16384},
+    "cloud_init.password": {**ONE_LINE, "minLength": 1, "maxLength": 256},
+    "console.listen": {"type": "string", "maxLength": 39, "description": "an IPv4 or IPv6 address",
+                       "pattern": r"^(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
+                                  r"|[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7})$"},
+    "console.password": {**ONE_LINE, "minLength": 1, "maxLength": 8},  # VNC passwords are 8 characters at most
+}
+
+SECRET_PATHS = {"cloud_init.password", "console.password"}
+
+_TYPES = {"int": "integer", "bool": "boolean", "dict": "object", "list": "array", "str": "string"}
+
+
+def _format(path):
+    if path not in FORMATS:
+        raise KeyError(f"option {path} has no API format: add it to FORMATS")
+    return dict(FORMATS[path])
+
+
+def _option_schema(path, option):
+    kind = option.get("type", "str")
+    if "choices" in option:
+        schema = {"type": _TYPES[kind], "enum": list(option["choices"])}
+    elif kind == "list":
+        elements = option.get("elements", "str")
+        if elements == "dict":
+            items = object_schema(option.get("options", {}), path=path)
+        else:
+            items = _format(path) if elements == "str" else {"type": _TYPES[elements]}
+        schema = {"type": "array", "items": items, "maxItems": 16}
+    elif kind == "dict":
+        schema = object_schema(option["options"], path=path) if "options" in option else {"type": "object"}
+    elif kind == "str" or path in FORMATS:
+        schema = _format(path)
+    else:
+        schema = {"type": _TYPES[kind]}
+    if option.get("default") is not None:
+        schema["default"] = option["default"]
+    return schema
+
+
+def object_schema(spec, keep=None, required=(), path=""):
+    """A closed JSON schema object of the options of `spec` (all of them, or those in `keep`)."""
+    names = [name for name in spec if keep is None or name in keep]
+    properties = {name: _option_schema(f"{path}.{name}".lstrip("."), spec[name]) for name in names}
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    wanted = [name for name in names if name in required or spec[name].get("required")]
+    if wanted:
+        schema["required"] = wanted
+    return schema
+
+
+def vm_schema(keep, required=("name",)):
+    schema = object_schema(vm_module.ARGUMENT_SPEC, keep=keep, required=required)
+    networks = schema["properties"].get("networks")
+    if networks:  # a NIC is on a libvirt network or on a bridge, not both
+        networks["items"]["oneOf"] = [{"required": ["network"], "not": {"required": ["bridge"]}},
+                                      {"required": ["bridge"], "not": {"required": ["network"]}}]
+    return schema
+
+
+def redact(value, secrets=SECRET_PATHS, path=""):
+    """`value` with the secret options replaced, as AWX does, by '$encrypted$'."""
+    if isinstance(value, dict):
+        return {key: "$encrypted$" if f"{path}.{key}".lstrip(".") in secrets and item is not None
+                else redact(item, secrets, f"{path}.{key}".lstrip(".")) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item, secrets, path) for item in value]
+    return value

@@ -1,0 +1,300 @@
+"""The API's database: users, tokens, jobs and job events. The only module that speaks SQL.
+
+SQLite (WAL) is the embedded default; PostgreSQL when several API processes share
+one queue. Claiming a job is one transaction: `BEGIN IMMEDIATE` on SQLite,
+`FOR UPDATE SKIP LOCKED` on PostgreSQL, so no job is ever claimed twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+ACTIVE = ("pending", "waiting", "running")
+FINISHED = ("successful", "failed", "error", "canceled")
+STATUSES = ("new", *ACTIVE, *FINISHED)
+ROLES = ("admin", "user")
+
+metadata = sa.MetaData()
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created", sa.DateTime, nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),  # sha256 of the token; the token is never stored
+    sa.Column("created", sa.DateTime, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("operation", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("vars", sa.JSON, nullable=False),
+    sa.Column("limit", sa.String(255)),
+    sa.Column("target", sa.String(128), nullable=False),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("launched_by", sa.String(64), nullable=False),
+    sa.Column("timeout", sa.Integer, nullable=False),
+    sa.Column("relaunch_of", sa.Integer),
+    sa.Column("created", sa.DateTime, nullable=False),
+    sa.Column("started", sa.DateTime),
+    sa.Column("finished", sa.DateTime),
+    sa.Column("elapsed", sa.Float),
+    sa.Column("job_explanation", sa.Text, nullable=False, default=""),
+    sa.Column("failed_task", sa.JSON),
+    sa.Column("artifacts", sa.JSON),
+    sa.Column("rc", sa.Integer),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("controller", sa.String(255)),  # host:pid:start-time of the API process running it
+    sa.Column("runner_pid", sa.Integer),
+    sa.Column("ident", sa.String(64)),
+    sa.Index("jobs_status_id", "status", "id"),
+    sa.Index("jobs_target_id", "target", "id"),
+)
+
+job_events = sa.Table(
+    "job_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job_id", sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("counter", sa.Integer, nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("uuid", sa.String(64)),
+    sa.Column("created", sa.DateTime),
+    sa.Column("host", sa.String(255)),
+    sa.Column("task", sa.Text),
+    sa.Column("failed", sa.Boolean, nullable=False),
+    sa.Column("changed", sa.Boolean, nullable=False),
+    sa.Column("stdout", sa.Text, nullable=False),
+    sa.Column("event_data", sa.JSON, nullable=False),
+    sa.UniqueConstraint("job_id", "counter"),
+)
+
+
+def utcnow():
+    """Naive UTC: what both SQLite and PostgreSQL store the same way."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def token_digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, url):
+        self.url = sa.engine.make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if self.url.database and self.url.database != ":memory:":
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            # Writers take the lock up front (no deadlocked upgrade from a read);
+            # readers run outside any transaction, so WAL never blocks them.
+            self.engine = self._sqlite_engine(begin="BEGIN IMMEDIATE")
+            self.reader = self._sqlite_engine(begin=None)
+        else:
+            self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+            self.reader = self.engine
+
+    def _sqlite_engine(self, begin):
+        engine = sa.create_engine(self.url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_connection, _record):
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+                dbapi_connection.execute(f"PRAGMA {pragma}")
+
+        if begin:
+            @sa.event.listens_for(engine, "begin")
+            def _begin(conn):
+                conn.exec_driver_sql(begin)
+
+        return engine
+
+    def create_schema(self):
+        metadata.create_all(self.engine)
+
+    def dispose(self):
+        self.engine.dispose()
+        self.reader.dispose()
+
+    @contextmanager
+    def _read(self):
+        with self.reader.connect() as conn:
+            yield conn
+
+    def _insert_ignoring_duplicates(self, table):
+        return (sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)).on_conflict_do_nothing()
+
+    # users and tokens
+
+    def ensure_user(self, name, role):
+        """The user called `name` with `role` (created, or its role updated)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(users).where(users.c.name == name)).first()
+            if row is None:
+                conn.execute(users.insert().values(name=name, role=role, created=utcnow()))
+            elif row.role != role:
+                conn.execute(users.update().where(users.c.id == row.id).values(role=role))
+            return dict(conn.execute(sa.select(users).where(users.c.name == name)).one()._mapping)
+
+    def create_token(self, user_id):
+        token = "vmm_" + secrets.token_urlsafe(32)
+        with self.engine.begin() as conn:
+            conn.execute(tokens.insert().values(user_id=user_id, digest=token_digest(token), created=utcnow()))
+        return token
+
+    def user_for_token(self, token):
+        query = (sa.select(users.c.name, users.c.role).select_from(tokens.join(users))
+                 .where(tokens.c.digest == token_digest(token)))
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return dict(row._mapping) if row else None
+
+    # jobs
+
+    def insert_job(self, **fields):
+        with self.engine.begin() as conn:
+            job_id = conn.execute(jobs.insert().values(created=utcnow(), job_explanation="", cancel_requested=False,
+                                                       **fields)).inserted_primary_key[0]
+        return self.get_job(job_id)
+
+    def get_job(self, job_id):
+        with self._read() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return dict(row._mapping) if row else None
+
+    def list_jobs(self, filters, visible_to=None, offset=0, limit=25):
+        """(count, jobs) newest first. `filters` maps column names to wanted values."""
+        where = [getattr(jobs.c, column) == value for column, value in filters.items()]
+        if visible_to is not None:
+            where.append(sa.or_(jobs.c.owner == visible_to, jobs.c.launched_by == visible_to))
+        with self._read() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(*where)).scalar()
+            rows = conn.execute(sa.select(jobs).where(*where).order_by(jobs.c.id.desc())
+                                .offset(offset).limit(limit)).all()
+        return count, [dict(row._mapping) for row in rows]
+
+    def blocking_job(self, job):
+        """The id of the earliest unfinished job ahead of `job` on its target, if any."""
+        query = (sa.select(jobs.c.id).where(jobs.c.target == job["target"], jobs.c.id < job["id"],
+                                             jobs.c.status.in_(ACTIVE)).order_by(jobs.c.id).limit(1))
+        with self._read() as conn:
+            return conn.execute(query).scalar()
+
+    def claim_next(self, controller):
+        """Take the oldest pending job whose target has nothing unfinished ahead of it; mark it waiting."""
+        ahead = jobs.alias("ahead")
+        blocked = sa.exists().where(ahead.c.target == jobs.c.target, ahead.c.id < jobs.c.id,
+                                    ahead.c.status.in_(ACTIVE))
+        query = sa.select(jobs.c.id).where(jobs.c.status == "pending", ~blocked).order_by(jobs.c.id).limit(1)
+        if not self.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=jobs)
+        with self.engine.begin() as conn:
+            job_id = conn.execute(query).scalar()
+            if job_id is None:
+                return None
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(status="waiting", controller=controller))
+        return self.get_job(job_id)
+
+    def update_job(self, job_id, **fields):
+        with self.engine.begin() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**fields))
+
+    def finish_job(self, job_id, status, **fields):
+        """Record the end of a job once; False if it had already ended."""
+        assert status in FINISHED
+        now = utcnow()
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(jobs.c.status, jobs.c.started).where(jobs.c.id == job_id)).first()
+            if row is None or row.status in FINISHED:
+                return False
+            elapsed = round((now - row.started).total_seconds(), 3) if row.started else 0.0
+            conn.execute(jobs.update().where(jobs.c.id == job_id)
+                         .values(status=status, finished=now, elapsed=elapsed, **fields))
+        return True
+
+    def cancel_pending(self, job_id):
+        """Cancel a job that has not been claimed yet; False if it had been."""
+        with self.engine.begin() as conn:
+            done = conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.status == "pending").values(
+                status="canceled", finished=utcnow(), elapsed=0.0, cancel_requested=True,
+                job_explanation="Canceled before it started.")).rowcount
+        return done == 1
+
+    def request_cancel(self, job_id):
+        """Flag a claimed job; the process running it sees the flag and stops the runner."""
+        with self.engine.begin() as conn:
+            done = conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.status.in_(("waiting", "running")))
+                                .values(cancel_requested=True)).rowcount
+        return done == 1
+
+    def jobs_in_flight(self):
+        """Jobs claimed by some API process and not finished (for recovery after a restart)."""
+        with self._read() as conn:
+            rows = conn.execute(sa.select(jobs).where(jobs.c.status.in_(("waiting", "running")))).all()
+        return [dict(row._mapping) for row in rows]
+
+    def adopt_job(self, job_id, old_controller, controller):
+        """Move a job from a dead controller to this one; False if another process got there first."""
+        with self.engine.begin() as conn:
+            done = conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.controller == old_controller,
+                                                    jobs.c.status.in_(("waiting", "running")))
+                                .values(controller=controller)).rowcount
+        return done == 1
+
+    # events
+
+    def add_events(self, job_id, events):
+        if not events:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(self._insert_ignoring_duplicates(job_events), [{"job_id": job_id, **e} for e in events])
+
+    def list_events(self, job_id, offset=0, limit=25, after=None):
+        where = [job_events.c.job_id == job_id]
+        if after is not None:
+            where.append(job_events.c.counter > after)
+        with self._read() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(job_events).where(*where)).scalar()
+            rows = conn.execute(sa.select(job_events).where(*where).order_by(job_events.c.counter)
+                                .offset(offset).limit(limit)).all()
+        return count, [dict(row._mapping) for row in rows]
+
+    def stdout_since(self, job_id, after=0):
+        """(text, last counter) of the events after counter `after`."""
+        query = (sa.select(job_events.c.counter, job_events.c.stdout)
+                 .where(job_events.c.job_id == job_id, job_events.c.counter > after).order_by(job_events.c.counter))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        text = "".join(row.stdout + "\n" for row in rows if row.stdout)
+        return text, (rows[-1].counter if rows else after)
+
+    # metrics
+
+    def job_counts(self):
+        with self._read() as conn:
+            rows = conn.execute(sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)).all()
+        return {row[0]: row[1] for row in rows}
+
+    def duration_histogram(self, buckets):
+        """Per operation: (count, sum of seconds, [count at or under each bucket]) of finished jobs."""
+        cumulative = [sa.func.sum(sa.case((jobs.c.elapsed <= bound, 1), else_=0)) for bound in buckets]
+        query = (sa.select(jobs.c.operation, sa.func.count(), sa.func.sum(jobs.c.elapsed), *cumulative)
+                 .where(jobs.c.status.in_(FINISHED), jobs.c.elapsed.is_not(None)).group_by(jobs.c.operation))
+        with self._read() as conn:
+            return {row[0]: (row[1], float(row[2] or 0), [int(n or 0) for n in row[3:]]) for row in conn.execute(query)}

@@ -1,0 +1,144 @@
+"""A VM's life over HTTP, and an API restarted while a job runs (API servers as real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import libvirt
+import pytest
+
+from api.config import ROOT
+from api.vms import VmDirectory
+from integration.ansible_run import run_task
+
+from .conftest import Client, make_token
+
+VM = "it-api-vm1"
+
+
+def _remove(name):
+    conn = libvirt.open("qemu:///system")
+    try:
+        dom = conn.lookupByName(name)
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+    except libvirt.libvirtError:
+        pass  # not there
+    conn.close()
+    for directory in (Path("/var/lib/vmm/disks"), Path("/var/log/vmm/console")):
+        for path in directory.glob(f"{name}*"):
+            path.unlink()
+
+
+@pytest.fixture
+def tiny_image():
+    out = subprocess.run([str(ROOT / "scripts" / "build-demo-image")], capture_output=True, text=True, check=True)
+    result = run_task("vmm.cloud.image", {"name": "it-tiny", "src": out.stdout.strip().splitlines()[-1]})
+    assert not result.get("failed"), result
+    _remove(VM)
+    yield "it-tiny"
+    _remove(VM)
+
+
+def test_vm_lifecycle_over_http_for_its_owner_only(make_app, sqlite_url, tiny_image):
+    app = make_app(sqlite_url)
+    admin = Client(app, make_token(app, "admin", "admin"))
+    alice, bob = (Client(app, make_token(app, name, "user")) for name in ("alice", "bob"))
+
+    created = alice.wait(alice.submit("vm_create", {"name": VM, "image": tiny_image, "memory": 128,
+                                                    "cloud_init": {"hostname": VM}})["id"])
+    assert created["status"] == "successful", created
+    assert created["owner"] == "alice" and created["launched_by"] == "alice"
+    assert created["artifacts"]["vm"]["owner"] == "alice" and created["artifacts"]["vm"]["state"] == "running"
+    assert VmDirectory("qemu:///system").lookup(VM) == (True, "alice")  # the VM's own metadata says so
+
+    assert bob.post("/api/v1/jobs", {"operation": "vm_stop", "vars": {"name": VM}}).status_code == 403
+    assert bob.post("/api/v1/jobs", {"operation": "vm_create", "vars": {"name": VM, "image": tiny_image}}
+                    ).status_code == 403
+    assert bob.get(f"/api/v1/jobs/{created['id']}").status_code == 403
+    assert bob.get("/api/v1/jobs").get_json()["count"] == 0
+
+    stopped = alice.wait(alice.submit("vm_stop", {"name": VM, "shutdown_timeout": 30})["id"])
+    assert stopped["status"] == "successful" and stopped["artifacts"]["vm"]["state"] == "shutoff", stopped
+    started = admin.wait(admin.submit("vm_start", {"name": VM})["id"])
+    assert started["status"] == "successful" and started["owner"] == "alice"  # admin acts, alice still owns
+    assert alice.get(f"/api/v1/jobs/{started['id']}").status_code == 200  # a job on her VM is hers to see
+    deleted = alice.wait(alice.submit("vm_delete", {"name": VM})["id"])
+    assert deleted["status"] == "successful", deleted
+    assert VmDirectory("qemu:///system").lookup(VM) == (False, None)
+    assert not list(Path("/var/lib/vmm/disks").glob(f"{VM}*"))
+
+
+def _http(server, token, method, path, body=None):
+    request = urllib.request.Request(server.url + path, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        data=None if body is None else json.dumps(body).encode())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def _wait(server, token, job_id, until, timeout=180):
+    deadline = time.monotonic() + timeout
+    while True:
+        status, job = _http(server, token, "GET", f"/api/v1/jobs/{job_id}")
+        assert status == 200, job
+        if job["status"] in until:
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+
+
+def _runner_pid(database, job_id):
+    from api.store import Store
+    store = Store(database)
+    try:
+        return store.get_job(job_id)["runner_pid"]
+    finally:
+        store.dispose()
+
+
+def _kill_api_during_a_job(servers, database):
+    """(token, job, runner pid) of a node_bootstrap job whose API process was killed while it ran."""
+    first = servers(database).start()
+    token = first.token("admin", "admin")
+    status, job = _http(first, token, "POST", "/api/v1/jobs", {"operation": "node_bootstrap"})
+    assert status == 202, job
+    _wait(first, token, job["id"], ("running",))
+    pid = _runner_pid(database, job["id"])
+    first.kill(signal.SIGKILL)
+    return token, job, pid
+
+
+def test_restart_of_the_api_adopts_a_job_whose_runner_lives_on(servers, sqlite_url):
+    token, job, pid = _kill_api_during_a_job(servers, sqlite_url)
+    assert Path(f"/proc/{pid}").exists()  # the runner does not die with the API
+
+    second = servers(sqlite_url).start()
+    done = _wait(second, token, job["id"], ("successful", "failed", "error", "canceled"))
+    assert done["status"] == "successful", done
+    assert "PLAY RECAP" in urllib.request.urlopen(urllib.request.Request(
+        f"{second.url}/api/v1/jobs/{job['id']}/stdout", headers={"Authorization": f"Bearer {token}"})).read().decode()
+
+
+def test_restart_marks_a_job_whose_runner_died_too(servers, sqlite_url):
+    token, job, pid = _kill_api_during_a_job(servers, sqlite_url)
+    os.killpg(pid, signal.SIGKILL)
+
+    second = servers(sqlite_url).start()
+    done = _wait(second, token, job["id"], ("successful", "failed", "error", "canceled"), timeout=30)
+    assert done["status"] == "error", done
+    assert "stopped before the job ended" in done["job_explanation"] and "Relaunch" in done["job_explanation"]
+    status, relaunched = _http(second, token, "POST", f"/api/v1/jobs/{job['id']}/relaunch")
+    assert status == 202 and relaunched["relaunch_of"] == job["id"]
+    assert _wait(second, token, relaunched["id"], ("successful", "failed", "error"))["status"] == "successful"
