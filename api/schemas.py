@@ -19,6 +19,7 @@ HOSTNAME = {"type": "string", "pattern": rf"^{LABEL}(\.{LABEL})*$", "maxLength":
             "description": "a host name: dot-separated labels of letters, digits and '-', 63 characters at most each"}
 ONE_LINE = {"type": "string", "pattern": r"^[^\r\n\x00]*$"}
 TIMEOUT = {"type": "integer", "minimum": 0, "maximum": 86400}
+IPV4 = r"((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
 
 # Formats of the API by option path; an option not listed here and not in the spec's
 # choices is refused (see _format()): no option reaches the API as a free string.
@@ -41,9 +42,10 @@ FORMATS = {
     "cloud_init.fqdn": HOSTNAME,
     "cloud_init.ssh_authorized_keys": {**ONE_LINE, "maxLength": 16384},
     "cloud_init.password": {**ONE_LINE, "minLength": 1, "maxLength": 256},
+    "networks.routed": {"type": "string", "maxLength": 15, "description": "an IPv4 address",
+                        "pattern": rf"^{IPV4}$"},
     "console.listen": {"type": "string", "maxLength": 39, "description": "an IPv4 or IPv6 address",
-                       "pattern": r"^(((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
-                                  r"|[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7})$"},
+                       "pattern": rf"^({IPV4}|[0-9A-Fa-f]{{0,4}}(:[0-9A-Fa-f]{{0,4}}){{2,7}})$"},
     "console.password": {**ONE_LINE, "minLength": 1, "maxLength": 8},  # VNC passwords are 8 characters at most
 }
 
@@ -94,9 +96,11 @@ def object_schema(spec, keep=None, required=(), path=""):
 def vm_schema(keep, required=("name",)):
     schema = object_schema(vm_module.ARGUMENT_SPEC, keep=keep, required=required)
     networks = schema["properties"].get("networks")
-    if networks:  # a NIC is on a libvirt network or on a bridge, not both
-        networks["items"]["oneOf"] = [{"required": ["network"], "not": {"required": ["bridge"]}},
-                                      {"required": ["bridge"], "not": {"required": ["network"]}}]
+    if networks:  # a NIC is on a libvirt network, on a bridge or routed: exactly one of them
+        kinds = ("network", "bridge", "routed")
+        networks["items"]["oneOf"] = [{"required": [kind], "not": {"anyOf": [{"required": [other]}
+                                                                          for other in kinds if other != kind]}}
+                                      for kind in kinds]
     return schema
 
 

@@ -23,6 +23,7 @@ STRING_FIELDS = {
     "owner": lambda v: {"name": "vm1", "image": "img", "owner": v},
     "networks[0].network": lambda v: {"name": "vm1", "image": "img", "networks": [{"network": v}]},
     "networks[0].bridge": lambda v: {"name": "vm1", "image": "img", "networks": [{"bridge": v}]},
+    "networks[0].routed": lambda v: {"name": "vm1", "image": "img", "networks": [{"routed": v}]},
     "networks[0].mac": lambda v: {"name": "vm1", "image": "img", "networks": [{"network": "default", "mac": v}]},
     "cloud_init.hostname": lambda v: {"name": "vm1", "image": "img", "cloud_init": {"hostname": v}},
     "console.listen": lambda v: {"name": "vm1", "image": "img", "console": {"listen": v}},

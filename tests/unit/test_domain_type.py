@@ -4,7 +4,12 @@ import pytest
 
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type, read_node_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
-from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types, pool_target_path
+from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import (
+    build_volume_xml,
+    domain_types,
+    parse_volume_xml,
+    pool_target_path,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +61,33 @@ def test_pool_target_path():
     pool = "<pool type='dir'><name>vmm</name><target><path>/var/lib/vmm/disks</path></target></pool>"
     assert pool_target_path(pool) == "/var/lib/vmm/disks"
     assert pool_target_path("<pool type='logical'><name>vg</name></pool>") is None
+
+
+VOLUME_XML = """<volume type='file'>
+  <name>web1.qcow2</name>
+  <key>/var/lib/vmm/disks/web1.qcow2</key>
+  <capacity unit='bytes'>21474836480</capacity>
+  <allocation unit='bytes'>200704</allocation>
+  <target><path>/var/lib/vmm/disks/web1.qcow2</path><format type='qcow2'/></target>
+  <backingStore><path>/srv/shared/images/debian-12.qcow2</path><format type='qcow2'/></backingStore>
+</volume>"""
+
+
+def test_volume_twin_keeps_size_format_and_backing_file():
+    volume = parse_volume_xml(VOLUME_XML)
+    assert volume == {"name": "web1.qcow2", "capacity": 21474836480, "format": "qcow2",
+                      "backing_path": "/srv/shared/images/debian-12.qcow2", "backing_format": "qcow2"}
+    assert parse_volume_xml(build_volume_xml(volume)) == volume
+
+
+def test_volume_without_backing_file():
+    volume = {"name": "web1-seed.iso", "capacity": 374784, "format": "raw", "backing_path": None,
+              "backing_format": None}
+    xml = build_volume_xml(volume)
+    assert "backingStore" not in xml
+    assert parse_volume_xml(xml) == volume
+
+
+def test_volume_name_cannot_inject_xml():
+    volume = {"name": "a'/><x", "capacity": 1, "format": "raw", "backing_path": None, "backing_format": None}
+    assert parse_volume_xml(build_volume_xml(volume))["name"] == "a'/><x"

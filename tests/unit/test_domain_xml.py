@@ -35,6 +35,8 @@ SPEC = {
                  "managed_disks": ["/var/lib/vmm/disks/web1.qcow2", "/var/lib/vmm/disks/web1-seed.iso"]},
 }
 NS = {"vmm": METADATA_NS}
+ROUTED = {"type": "routed", "source": "203.0.113.5", "gateway": "198.51.100.7", "mac": "52:54:00:12:34:57",
+          "model": "virtio"}
 
 
 def spec(**changes):
@@ -61,6 +63,10 @@ def spec(**changes):
         ({}, "string(/domain/devices/interface[1]/mac/@address)", "52:54:00:12:34:56"),
         ({}, "count(/domain/devices/interface[2]/mac)", 0.0),
         ({}, "string(/domain/devices/interface[2]/source/@bridge)", "br0"),
+        ({"interfaces": [ROUTED]}, "string(/domain/devices/interface/@type)", "ethernet"),
+        ({"interfaces": [ROUTED]}, "string(/domain/devices/interface/source/ip/@peer)", "203.0.113.5"),
+        ({"interfaces": [ROUTED]}, "string(/domain/devices/interface/source/ip/@address)", "198.51.100.7"),
+        ({"interfaces": [ROUTED]}, "string(/domain/devices/interface/source/ip/@prefix)", "32"),
         ({}, "string(/domain/devices/serial/log/@file)", "/var/log/vmm/console/web1.log"),
         ({"serial_log": None}, "count(/domain/devices/serial/log)", 0.0),
         ({}, "string(/domain/devices/graphics/@autoport)", "yes"),
@@ -129,3 +135,8 @@ def test_libvirt_rewrite_parses_back():
 )
 def test_next_free_target(targets, bus, expected):
     assert next_free_target([{"target": t} for t in targets], bus) == expected
+
+
+def test_routed_nic_round_trip():
+    facts = parse_domain_xml(build_domain_xml(spec(interfaces=[ROUTED])))
+    assert {k: facts["interfaces"][0][k] for k in ROUTED} == ROUTED

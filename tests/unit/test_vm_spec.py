@@ -7,6 +7,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
     GIB,
     managed_view,
     normalize_request,
+    routed_network_config,
     updated_spec,
     view_changes,
     with_create_defaults,
@@ -44,6 +45,11 @@ def params(**overrides):
         ({"disk_size": -3}, "disk_size"),
         ({"networks": [{}]}, "networks[0]"),
         ({"networks": [{"network": "default", "bridge": "br0"}]}, "networks[0]"),
+        ({"networks": [{"network": "default", "routed": "203.0.113.5"}]}, "networks[0]"),
+        ({"networks": [{"routed": "203.0.113.300"}]}, "networks[0].routed"),
+        ({"networks": [{"routed": "2001:db8::5"}]}, "networks[0].routed"),
+        ({"networks": [{"routed": "0.0.0.0"}]}, "networks[0].routed"),
+        ({"networks": [{"routed": "10.0.0.1; reboot"}]}, "networks[0].routed"),
         ({"networks": [{"network": "default"}, {"bridge": "br0; rm"}]}, "networks[1].bridge"),
         ({"networks": [{"network": "default", "mac": "zz:00:00:00:00:00"}]}, "networks[0].mac"),
         ({"networks": [{"network": "default", "model": "ne2k"}]}, "networks[0].model"),
@@ -118,3 +124,15 @@ def test_update_keeps_identity():
     assert spec["max_vcpus"] == 4          # lowering vcpus keeps the hot-plug headroom
     assert spec["domain_type"] == "kvm"
     assert spec["metadata"]["seed_sha256"] == "new" and spec["metadata"]["created"] == "t"
+
+
+def test_routed_nic_and_its_seed():
+    request = normalize_request(params(networks=[{"routed": "203.0.113.5"}, {"network": "default"}]))
+    assert request["interfaces"][0] == {"type": "routed", "source": "203.0.113.5", "mac": None, "model": "virtio"}
+    nics = [dict(request["interfaces"][0], mac="52:54:00:00:00:01", gateway="198.51.100.7"),
+            dict(request["interfaces"][1], mac="52:54:00:00:00:02")]
+    assert routed_network_config(nics, "198.51.100.7") == {"version": 2, "ethernets": {
+        "eth0": {"match": {"macaddress": "52:54:00:00:00:01"}, "set-name": "eth0", "addresses": ["203.0.113.5/32"],
+                 "routes": [{"to": "0.0.0.0/0", "via": "198.51.100.7", "on-link": True}]},
+        "eth1": {"match": {"macaddress": "52:54:00:00:00:02"}, "set-name": "eth1", "dhcp4": True},
+    }}

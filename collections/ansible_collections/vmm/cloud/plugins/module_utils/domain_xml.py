@@ -61,10 +61,16 @@ def _disk(devices, disk):
 
 
 def _interface(devices, nic):
-    element = _sub(devices, "interface", type=nic["type"])
+    routed = nic["type"] == "routed"
+    element = _sub(devices, "interface", type="ethernet" if routed else nic["type"])
     if nic.get("mac"):
         _sub(element, "mac", address=nic["mac"])
-    _sub(element, "source", **{nic["type"]: nic["source"]})
+    if routed:
+        # The host side of the tap gets the node's address with the VM's as its
+        # peer: the kernel then routes the VM's /32 to this tap (routed mode).
+        _sub(_sub(element, "source"), "ip", address=nic["gateway"], prefix=32, peer=nic["source"])
+    else:
+        _sub(element, "source", **{nic["type"]: nic["source"]})
     _sub(element, "model", type=nic.get("model") or "virtio")
 
 
@@ -166,9 +172,14 @@ def _parse_interface(element):
     kind = element.get("type")
     source, mac = element.find("source"), element.find("mac")
     model, target = element.find("model"), element.find("target")
+    peer = element.find("source/ip[@peer]")
+    gateway = None
+    if kind == "ethernet" and peer is not None:
+        kind, source, gateway = "routed", None, peer.get("address")
     return {
         "type": kind,
-        "source": source.get(kind) if source is not None else None,
+        "source": peer.get("peer").split("/")[0] if gateway else (source.get(kind) if source is not None else None),
+        "gateway": gateway,
         "mac": mac.get("address").lower() if mac is not None and mac.get("address") else None,
         "model": model.get("type") if model is not None else None,
         "target_dev": target.get("dev") if target is not None else None,

@@ -89,6 +89,18 @@ class LibvirtClient:
     def list_domains(self):
         return self._call("listing domains", self.conn.listAllDomains, 0)
 
+    def domains_summary(self):
+        """[{name, vcpus, memory_mib, active}] of every defined domain: what placement counts."""
+        summary = []
+        for dom in self.list_domains():
+            try:
+                _state, max_kib, _kib, vcpus, _cpu_time = dom.info()
+                active = bool(dom.isActive())
+            except libvirt.libvirtError:
+                continue  # undefined while we were listing
+            summary.append({"name": dom.name(), "vcpus": vcpus, "memory_mib": max_kib // 1024, "active": active})
+        return summary
+
     def domain_xml(self, dom, inactive=False):
         # SECURE: include the console password, so a changed one is noticed.
         flags = libvirt.VIR_DOMAIN_XML_SECURE | (libvirt.VIR_DOMAIN_XML_INACTIVE if inactive else 0)
@@ -215,6 +227,69 @@ class LibvirtClient:
             "libvirt_version": _version_string(self._call("reading libvirt version", self.conn.getLibVersion)),
             "hypervisor_version": _version_string(self._call("reading hypervisor version", self.conn.getVersion)),
         }
+
+    # --- volumes and migration ----------------------------------------------
+
+    def find_volume(self, path):
+        """(pool name, volume) holding `path`, or None when no pool of this node has it."""
+        for pool in self._call("listing pools", self.conn.listAllStoragePools, 0):
+            if pool.isActive():
+                self._call(f"refreshing pool {pool.name()}", pool.refresh, 0)
+        try:
+            vol = self.conn.storageVolLookupByPath(path)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
+                return None
+            raise VmmError(f"looking up volume {path}: {exc.get_error_message()}") from None
+        return self._call(f"reading the pool of {path}", vol.storagePoolLookupByVolume).name(), vol
+
+    def volume_xml(self, vol):
+        return self._call(f"reading volume {vol.path()}", vol.XMLDesc, 0)
+
+    def create_volume(self, pool_name, xml):
+        pool = self._call(f"looking up pool {pool_name}", self.conn.storagePoolLookupByName, pool_name)
+        return self._call(f"creating a volume in pool {pool_name}", pool.createXML, xml, 0)
+
+    def delete_volume(self, vol):
+        self._call(f"deleting volume {vol.path()}", vol.delete, 0)
+
+    def copy_volume(self, vol, dest, dest_vol, chunk=1024 * 1024):
+        """Stream the bytes of `vol` into `dest_vol` on another node (both through libvirtd)."""
+        down, up = self.conn.newStream(0), dest.conn.newStream(0)
+        try:
+            self._call(f"reading {vol.path()}", vol.download, down, 0, 0, 0)
+            self._call(f"writing {dest_vol.path()} on {dest.uri}", dest_vol.upload, up, 0, 0, 0)
+            while True:
+                data = self._call(f"reading {vol.path()}", down.recv, chunk)
+                if not data:
+                    break
+                self._call(f"writing {dest_vol.path()}", up.send, data)
+            self._call(f"finishing the copy of {vol.path()}", down.finish)
+            self._call(f"finishing the copy to {dest_vol.path()}", up.finish)
+        except VmmError:
+            for stream in (down, up):
+                try:
+                    stream.abort()
+                except libvirt.libvirtError:
+                    pass
+            raise
+
+    def migrate(self, dom, dest, copy_storage=False, unsafe=False, migrate_uri=None, bandwidth_mib=0):
+        """Live-migrate `dom` to the node of `dest`; it becomes persistent there and leaves this node."""
+        flags = libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PERSIST_DEST | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+        if copy_storage:
+            flags |= libvirt.VIR_MIGRATE_NON_SHARED_INC
+        if unsafe:
+            flags |= libvirt.VIR_MIGRATE_UNSAFE
+        if not self.is_active(dom):
+            flags &= ~libvirt.VIR_MIGRATE_LIVE
+            flags |= libvirt.VIR_MIGRATE_OFFLINE
+        params = {}
+        if migrate_uri:
+            params[libvirt.VIR_MIGRATE_PARAM_URI] = migrate_uri
+        if bandwidth_mib:
+            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = bandwidth_mib
+        return self._call(f"migrating {dom.name()} to {dest.uri}", dom.migrate3, dest.conn, params, flags)
 
     def capabilities_xml(self):
         return self._call("reading capabilities", self.conn.getCapabilities)

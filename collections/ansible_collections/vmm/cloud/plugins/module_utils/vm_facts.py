@@ -11,7 +11,7 @@ def vm_facts(facts, state, leases=None, autostart=None, disk_size=None):
     meta = facts["metadata"]
     interfaces = []
     for nic in facts["interfaces"]:
-        ips = leases.get((nic.get("mac") or "").lower(), [])
+        ips = [nic["source"]] if nic["type"] == "routed" else leases.get((nic.get("mac") or "").lower(), [])
         interfaces.append({"type": nic["type"], nic["type"]: nic["source"], "mac": nic.get("mac"),
                            "model": nic.get("model"), "ip": ips[0] if ips else None, "ips": ips,
                            "target_dev": nic.get("target_dev")})

@@ -25,6 +25,14 @@ from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
     ValidationError,
     VmmError,
 )
+from ansible_collections.vmm.cloud.plugins.module_utils.ha import (
+    differs,
+    ha_dir,
+    read_record,
+    record_path,
+    remove_record,
+    write_record,
+)
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
@@ -34,6 +42,8 @@ from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
     managed_view,
     new_spec,
     normalize_request,
+    random_mac,
+    routed_network_config,
     updated_spec,
     view_changes,
     with_create_defaults,
@@ -100,7 +110,60 @@ class VmService:
         if state == "absent":
             return self.state_absent(self.client.find_domain(check_name(self.options["name"])))
         request = normalize_request(self.options)
-        return getattr(self, f"state_{state}")(request)
+        self._route_through_node(request)
+        result = getattr(self, f"state_{state}")(request)
+        self._sync_ha_record(request["name"])
+        return result
+
+    # --- HA record ---------------------------------------------------------
+
+    def _ha_record_path(self, name):
+        """(record path, this node's name), or (None, None) where there is no shared store to keep it."""
+        if self.client.uri not in LOCAL_URIS:
+            return None, None
+        facts = read_node_facts()
+        directory = ha_dir(facts)
+        return (record_path(directory, name), facts.get("name")) if directory else (None, None)
+
+    def _sync_ha_record(self, name):
+        """Keep the VM's HA record as the VM is: written while it is marked ha, gone when not."""
+        path, node = self._ha_record_path(name)
+        if path is None:
+            return
+        current = read_record(path)
+        dom = self.client.find_domain(name)
+        facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True)) if dom is not None else None
+        if facts is None or not facts["metadata"]["ha"]:
+            if current is not None and current.get("node") == node:
+                self.log.apply(f"removed HA record {path}", remove_record, path)
+            return
+        wanted = {"name": name, "uuid": facts["uuid"], "node": node, "cluster": facts["metadata"].get("cluster"),
+                  "memory_mib": facts["max_memory_mib"], "vcpus": facts["vcpus"],
+                  "xml": self.client.domain_xml(dom, inactive=True)}
+        if differs(current, wanted):
+            self.log.apply(f"wrote HA record {path}", write_record, path, dict(wanted, updated=utc_now()))
+
+    def _refuse_stale_copy_removal(self, name):
+        """A copy left on a node that died and came back shares its disks with the live VM elsewhere."""
+        path, node = self._ha_record_path(name)
+        record = read_record(path) if path else None
+        if record is not None and record.get("node") not in (None, node):
+            raise ConflictError(f"name: {name} was restarted on {record['node']} by HA; the copy on this node is "
+                                "stale and shares its disks: release it with vmm.cloud.ha_vm state=released "
+                                "(cluster_heal does) instead of deleting it", field="name")
+
+    def _route_through_node(self, request):
+        """Routed NICs get the node's address as gateway (recorded by the node role in routed mode)."""
+        routed = [i for i, nic in enumerate(request["interfaces"] or []) if nic["type"] == "routed"]
+        if not routed:
+            return
+        gateway = read_node_facts().get("routed_gateway") if self.client.uri in LOCAL_URIS else None
+        if not gateway:
+            field = f"networks[{routed[0]}].routed"
+            raise ValidationError(f"{field}: this node is not in routed mode (its bootstrap recorded no "
+                                  "routed_gateway)", field=field)
+        for index in routed:
+            request["interfaces"][index]["gateway"] = gateway
 
     def state_present(self, request):
         dom = self.client.find_domain(request["name"])
@@ -142,6 +205,7 @@ class VmService:
     def state_absent(self, dom):
         if dom is None:
             return {"vm": None, "before": None, "after": None}
+        self._refuse_stale_copy_removal(dom.name())
         facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
         before = managed_view(facts)
         if self.client.is_active(dom):
@@ -188,6 +252,7 @@ class VmService:
         if not self.options.get("image"):
             raise ValidationError("image: required to create a VM that does not exist yet", field="image")
         request = with_create_defaults(request)
+        self._seed_routed_network(request)
         name = request["name"]
         base, base_format, image_label, size = self._disk_plan(request)
         directory = self.client.pool_path(self.options["pool"])
@@ -227,6 +292,17 @@ class VmService:
         planned = parse_domain_xml(xml)
         return {"vm": vm_facts(planned, state="shutoff" if not start else "running"),
                 "before": None, "after": managed_view(planned)}
+
+    @staticmethod
+    def _seed_routed_network(request):
+        """A VM with routed NICs and no network_config of its own gets static addresses in its seed."""
+        nics = request["interfaces"]
+        if not any(nic["type"] == "routed" for nic in nics) or request["cloud_init"].get("network_config"):
+            return
+        for nic in nics:
+            nic["mac"] = nic["mac"] or random_mac()
+        gateway = next(nic["gateway"] for nic in nics if nic["type"] == "routed")
+        request["cloud_init"] = dict(request["cloud_init"], network_config=routed_network_config(nics, gateway))
 
     def _make_disk(self, rollback, disk_path, base, base_format, size):
         rollback.add(_remove_file, disk_path)

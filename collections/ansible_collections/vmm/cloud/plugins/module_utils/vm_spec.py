@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
@@ -28,11 +30,13 @@ _BRIDGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 
 def _network(index, nic):
     field = f"networks[{index}]"
-    has_network, has_bridge = bool(nic.get("network")), bool(nic.get("bridge"))
-    if has_network == has_bridge:
-        raise ValidationError(f"{field}: give exactly one of network or bridge", field=field)
-    if has_network:
+    given = [key for key in ("network", "bridge", "routed") if nic.get(key)]
+    if len(given) != 1:
+        raise ValidationError(f"{field}: give exactly one of network, bridge or routed", field=field)
+    if given[0] == "network":
         kind, source = "network", check_name(nic["network"], field=f"{field}.network")
+    elif given[0] == "routed":
+        kind, source = "routed", _routed_address(nic["routed"], f"{field}.routed")
     else:
         kind, source = "bridge", nic["bridge"]
         if not isinstance(source, str) or not _BRIDGE_RE.match(source):
@@ -42,6 +46,37 @@ def _network(index, nic):
         raise ValidationError(f"{field}.model: must be one of {', '.join(NIC_MODELS)}", field=f"{field}.model")
     mac = check_mac(nic["mac"], field=f"{field}.mac") if nic.get("mac") else None
     return {"type": kind, "source": source, "mac": mac, "model": model}
+
+
+def _routed_address(value, field):
+    try:
+        address = ipaddress.ip_address(str(value))
+    except ValueError:
+        raise ValidationError(f"{field}: not an IP address: {value!r}", field=field) from None
+    if address.version != 4:
+        raise ValidationError(f"{field}: routed mode takes IPv4 addresses (IPv6 is not supported yet)", field=field)
+    if address.is_unspecified or address.is_multicast or address.is_loopback:
+        raise ValidationError(f"{field}: {address} cannot be a VM's address", field=field)
+    return str(address)
+
+
+def random_mac():
+    """A locally administered MAC in QEMU's 52:54:00 range, as libvirt would give."""
+    return "52:54:00:" + ":".join(f"{b:02x}" for b in os.urandom(3))
+
+
+def routed_network_config(interfaces, gateway):
+    """A netplan v2 network_config for NICs with pinned MACs: static /32 on routed ones, DHCP on the rest."""
+    ethernets = {}
+    for index, nic in enumerate(interfaces):
+        entry = {"match": {"macaddress": nic["mac"]}, "set-name": f"eth{index}"}
+        if nic["type"] == "routed":
+            entry.update(addresses=[f"{nic['source']}/32"],
+                         routes=[{"to": "0.0.0.0/0", "via": gateway, "on-link": True}])
+        else:
+            entry["dhcp4"] = True
+        ethernets[f"eth{index}"] = entry
+    return {"version": 2, "ethernets": ethernets}
 
 
 def _cloud_init(name, cloud_init):

@@ -90,6 +90,16 @@ node:
     vm_count:
       description: VMs defined on the node.
       type: int
+    vms:
+      description: Every VM defined on the node with what it commits (name, vcpus, memory_mib, active).
+      type: list
+      elements: dict
+    cluster:
+      description: The cluster the node bootstrap recorded for this node.
+      type: str
+    maintenance:
+      description: Whether the node is in maintenance (drained; left out of placement).
+      type: bool
     vm_running:
       description: VMs running on the node.
       type: int
@@ -164,11 +174,13 @@ def run_probes(context, available):
 def describe(context):
     client = context.client
     available = domain_types(client.capabilities_xml())
-    domains = client.list_domains()
+    vms = client.domains_summary()
     node = dict(client.host_summary(), libvirtd_alive=True, error=None, pools=client.pools_usage(),
-                vm_count=len(domains), vm_running=sum(1 for d in domains if client.is_active(d)),
+                vm_count=len(vms), vm_running=sum(1 for vm in vms if vm["active"]), vms=vms,
                 domain_types_available=available, kvm_device=kvm_device(), probe={})
     node["recorded"] = read_node_facts() if client.uri in LOCAL_URIS else {}
+    node["cluster"] = node["recorded"].get("cluster")
+    node["maintenance"] = bool(node["recorded"].get("maintenance"))
     recorded = node["recorded"].get("domain_type")
     if context.module.params["probe_image"]:
         node["probe"] = run_probes(context, available)
@@ -184,7 +196,10 @@ def work(context):
     try:
         node = describe(context)
     except LibvirtConnectionError as exc:
-        node = {"libvirtd_alive": False, "error": exc.msg, "kvm_device": kvm_device(), "probe": {}}
+        recorded = read_node_facts() if context.module.params["uri"] in LOCAL_URIS else {}
+        node = {"libvirtd_alive": False, "error": exc.msg, "kvm_device": kvm_device(), "probe": {}, "vms": [],
+                "recorded": recorded, "cluster": recorded.get("cluster"),
+                "maintenance": bool(recorded.get("maintenance"))}
     return {"node": node}, None
 
 

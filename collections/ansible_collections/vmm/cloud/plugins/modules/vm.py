@@ -68,6 +68,12 @@ options:
       bridge:
         description: A host bridge name.
         type: str
+      routed:
+        description:
+          - An IPv4 address routed to the VM through the node (a cluster in routed mode, such as Hetzner's). The
+            NIC is a tap device with a /32 route to this address; the node's own address is the VM's gateway.
+          - A new VM without a C(network_config) of its own gets one that sets this address and gateway.
+        type: str
       mac:
         description: MAC address; libvirt picks one when unset, and it is kept afterwards.
         type: str
@@ -251,6 +257,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import VmServ
 NIC_OPTIONS = {
     "network": {"type": "str"},
     "bridge": {"type": "str"},
+    "routed": {"type": "str"},
     "mac": {"type": "str"},
     "model": {"type": "str", "choices": ["virtio", "e1000", "rtl8139"], "default": "virtio"},
 }

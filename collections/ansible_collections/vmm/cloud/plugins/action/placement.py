@@ -1,0 +1,103 @@
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""vmm.cloud.placement runs on the controller: the choice is made where every
+job of the installation meets, under one lock, with a ledger of reservations
+so that two creates at once never count the same free memory twice."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.vmm.cloud.plugins.module_utils.placement import live_reservations, place, where_is
+from ansible_collections.vmm.cloud.plugins.modules.placement import ARGUMENT_SPEC
+
+
+class Ledger:
+    """The reservations file, read and written under an exclusive lock."""
+
+    def __init__(self, path):
+        self.path = path
+        self._lock = None
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path) or ".", mode=0o755, exist_ok=True)
+        self._lock = open(f"{self.path}.lock", "a")  # pylint: disable=consider-using-with
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self._lock, fcntl.LOCK_UN)
+        self._lock.close()
+
+    def read(self):
+        try:
+            with open(self.path) as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return []
+        return data if isinstance(data, list) else []
+
+    def write(self, reservations):
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "w") as handle:
+            json.dump(reservations, handle, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
+        if validated.error_messages:
+            raise AnsibleActionFail(f"vmm.cloud.placement: {'; '.join(validated.error_messages)}")
+        args = validated.validated_parameters
+        with Ledger(args["ledger"]) as ledger:
+            reservations = ledger.read()
+            now = time.time()
+            if args["state"] == "released":
+                kept = [r for r in reservations if r["vm"] != args["name"] and now - r["since"] <= args["ttl"]]
+                changed = len(kept) != len(reservations)
+                if changed and not self._task.check_mode:
+                    ledger.write(kept)
+                result.update(changed=changed, msg="released" if changed else "nothing reserved")
+                return result
+            result.update(self._place(args, ledger, reservations, now))
+        return result
+
+    def _place(self, args, ledger, reservations, now):
+        nodes = args["nodes"]
+        found = where_is(nodes, args["name"])
+        if len(found) > 1:
+            raise AnsibleActionFail(f"name: VM {args['name']} exists on several nodes: {', '.join(found)}")
+        if found:
+            return {"changed": False, "node": found[0], "existing": True, "verdicts": [],
+                    "msg": f"{args['name']} already exists on {found[0]}"}
+        request = {"memory_mib": args["memory"], "vcpus": args["vcpus"], "disk_gib": args["disk_size"],
+                   "pool": args["pool"]}
+        others = [r for r in reservations if r["vm"] != args["name"]]
+        counted = live_reservations(others, nodes, now, args["ttl"])
+        started = time.perf_counter()
+        chosen, verdicts = place(nodes, request, args["policy"], counted)
+        seconds = round(time.perf_counter() - started, 6)
+        skipped = {v["node"]: v["reason"] for v in verdicts if not v["ok"]}
+        if chosen is None:
+            why = "; ".join(f"{node}: {reason}" for node, reason in skipped.items()) or "no candidate nodes"
+            raise AnsibleActionFail(f"no node can take {args['name']} ({request['memory_mib']} MiB, "
+                                    f"{request['vcpus']} vCPUs, {request['disk_gib']} GiB): {why}",
+                                    result={"verdicts": verdicts, "skipped": skipped})
+        if not self._task.check_mode:
+            ledger.write([r for r in others if now - r["since"] <= args["ttl"]] +
+                         [dict(request, node=chosen, vm=args["name"], since=now)])
+        return {"changed": True, "node": chosen, "existing": False, "verdicts": verdicts, "skipped": skipped,
+                "seconds": seconds, "msg": f"{args['name']} goes to {chosen}"
+                + (f" (skipped: {'; '.join(f'{n}: {r}' for n, r in skipped.items())})" if skipped else "")}

@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: placement
+short_description: Choose the node of a new VM and reserve room on it
+description:
+  - Runs on the controller (an action plugin). Given the M(vmm.cloud.node_info) results of the candidate nodes,
+    picks the node with the most memory left after placement, skipping nodes that are unreachable, whose libvirtd
+    does not answer, that are in maintenance, where no domain type boots, or where the VM does not fit (memory
+    against total x O(policy.memory_overcommit) minus O(policy.memory_reserve_mib), vCPUs against logical CPUs x
+    O(policy.cpu_overcommit), disk against the pool's free space). Every skipped node comes with its reason.
+  - The choice is recorded in a ledger of reservations under an exclusive lock, so that creates running at the
+    same time never count the same room twice. Release the reservation with O(state=released) once the VM exists.
+  - A VM that already exists on one of the nodes is placed where it is.
+version_added: 0.2.0
+author: vmm contributors (@vmm-dev)
+options:
+  name:
+    description: Name of the VM.
+    type: str
+    required: true
+  nodes:
+    description: Candidate node name to its registered M(vmm.cloud.node_info) result (unreachable results included).
+    type: dict
+    default: {}
+  memory:
+    description: Memory of the VM in MiB.
+    type: int
+    default: 512
+  vcpus:
+    description: vCPUs of the VM.
+    type: int
+    default: 1
+  disk_size:
+    description: Disk of the VM in GiB.
+    type: int
+    default: 1
+  pool:
+    description: Storage pool the VM's disk goes to.
+    type: str
+    default: vmm
+  policy:
+    description: Overcommit ratios and reserves.
+    type: dict
+    default: {}
+    suboptions:
+      cpu_overcommit:
+        description: vCPUs per logical CPU.
+        type: float
+        default: 4.0
+      memory_overcommit:
+        description: Memory committed per MiB of the node.
+        type: float
+        default: 1.0
+      memory_reserve_mib:
+        description: Memory kept for the node itself.
+        type: int
+        default: 256
+      disk_reserve_gib:
+        description: Disk kept free in the pool.
+        type: int
+        default: 1
+  state:
+    description: V(reserved) chooses a node and reserves room; V(released) drops the VM's reservation.
+    type: str
+    choices: [reserved, released]
+    default: reserved
+  ledger:
+    description: The reservations file on the controller.
+    type: path
+    default: /var/lib/vmm/placement/reservations.json
+  ttl:
+    description: Seconds after which a reservation lapses even if never released.
+    type: int
+    default: 900
+notes:
+  - Runs on the controller only; check mode reports the choice without reserving.
+seealso:
+  - module: vmm.cloud.node_info
+  - module: vmm.cloud.vm
+"""
+
+EXAMPLES = r"""
+- name: Choose a node for web1
+  vmm.cloud.placement:
+    name: web1
+    memory: 2048
+    vcpus: 2
+    disk_size: 20
+    nodes: "{{ dict(groups['cluster_a'] | zip(groups['cluster_a'] | map('extract', hostvars, 'node_facts'))) }}"
+  register: placed
+"""
+
+RETURN = r"""
+node:
+  description: The chosen node.
+  returned: success
+  type: str
+existing:
+  description: Whether the VM already existed there.
+  returned: success
+  type: bool
+verdicts:
+  description: Each candidate with ok, reason, memory_left_mib, vcpus_left and disk_left_gib, best first.
+  returned: always
+  type: list
+  elements: dict
+skipped:
+  description: Node name to the reason it was not chosen.
+  returned: always
+  type: dict
+seconds:
+  description: Time the decision took.
+  returned: success
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "nodes": {"type": "dict", "default": {}},
+    "memory": {"type": "int", "default": 512},
+    "vcpus": {"type": "int", "default": 1},
+    "disk_size": {"type": "int", "default": 1},
+    "pool": {"type": "str", "default": "vmm"},
+    "policy": {"type": "dict", "default": {}, "options": {
+        "cpu_overcommit": {"type": "float", "default": 4.0},
+        "memory_overcommit": {"type": "float", "default": 1.0},
+        "memory_reserve_mib": {"type": "int", "default": 256},
+        "disk_reserve_gib": {"type": "int", "default": 1},
+    }},
+    "state": {"type": "str", "choices": ["reserved", "released"], "default": "reserved"},
+    "ledger": {"type": "path", "default": "/var/lib/vmm/placement/reservations.json"},
+    "ttl": {"type": "int", "default": 900},
+}
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module.fail_json(msg="vmm.cloud.placement runs on the controller as an action plugin; "
+                         "this module file only carries its documentation")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+#!/usr/bin/python
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: uplink_bridge
+short_description: Put a node's uplink into a bridge, moving its addresses and routes onto the bridge
+description:
+  - Creates the bridge O(bridge) with the MAC address of O(uplink), gives it the uplink's global IPv4 and IPv6
+    addresses, makes the uplink its port, removes the addresses from the uplink and re-adds the routes that went
+    through a gateway on the uplink. VMs on the bridge are then on the uplink's network (bridge mode of a cluster).
+  - The steps run in an order that keeps the node reachable over the uplink, so it works over SSH.
+  - Changes the running system only; the node role writes the configuration that rebuilds the bridge at boot.
+version_added: 0.2.0
+author: vmm contributors (@vmm-dev)
+options:
+  bridge:
+    description: Name of the bridge.
+    type: str
+    default: br0
+  uplink:
+    description: The interface that carries the node's traffic.
+    type: str
+    required: true
+notes:
+  - Check mode reports the C(ip) commands it would run (RV(commands)).
+seealso:
+  - module: vmm.cloud.vm
+"""
+
+EXAMPLES = r"""
+- name: Bridge eth0 as br0
+  vmm.cloud.uplink_bridge:
+    bridge: br0
+    uplink: eth0
+"""
+
+RETURN = r"""
+commands:
+  description: The C(ip) commands run (or that would run in check mode).
+  returned: always
+  type: list
+  elements: list
+addresses:
+  description: Global addresses on the bridge afterwards, as address/prefix.
+  returned: always
+  type: list
+  elements: str
+gateway:
+  description: The IPv4 default gateway on the bridge afterwards, if any.
+  returned: always
+  type: str
+"""
+
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError, VmmError
+from ansible_collections.vmm.cloud.plugins.module_utils.uplink_bridge import IpTool, plan
+
+ARGUMENT_SPEC = {
+    "bridge": {"type": "str", "default": "br0"},
+    "uplink": {"type": "str", "required": True},
+}
+_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+
+
+def bridge_facts(ip, bridge):
+    state = ip.state([bridge])
+    addresses = [f"{a['local']}/{a['prefixlen']}" for a in state["addresses"].get(bridge, [])
+                 if a.get("scope") == "global"]
+    gateway = next((r.get("gateway") for r in (state["routes"].get(bridge) or {}).get("inet", [])
+                    if r.get("dst") == "default"), None)
+    return addresses, gateway
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    try:
+        for field in ("bridge", "uplink"):
+            if not _IFNAME.match(params[field]):
+                raise ValidationError(f"{field}: not a valid interface name: {params[field]!r}", field=field)
+        ip = IpTool(module.run_command)
+        steps = plan(ip.state([params["uplink"], params["bridge"]]), params["uplink"], params["bridge"])
+        if not module.check_mode:
+            for argv in steps:
+                ip.apply(argv)
+        addresses, gateway = bridge_facts(ip, params["bridge"])
+    except VmmError as exc:
+        module.fail_json(msg=exc.msg, **({"field": exc.field} if exc.field else {}))
+    module.exit_json(changed=bool(steps), commands=steps, addresses=addresses, gateway=gateway,
+                     msg=f"{params['uplink']} bridged as {params['bridge']}" if steps else "already as wanted")
+
+
+if __name__ == "__main__":
+    main()
