@@ -22,12 +22,15 @@ class Services:
     jobs: object
     access: object
     metrics: object
+    ha: object
 
 
 def create_app(settings=None):
     from . import errors, meta, views
     from .access import Access
+    from .ha_watch import HaWatcher
     from .jobs import JobService
+    from .nodes import NodeList
     from .store import Store
     from .vms import VmDirectory
 
@@ -39,11 +42,13 @@ def create_app(settings=None):
     store = Store(settings.database)
     store.create_schema()
     jobs = JobService(settings, store)
+    node_list = NodeList(settings)
     app.extensions["vmm"] = Services(settings=settings, store=store, jobs=jobs,
-                                     access=Access(VmDirectory(settings.libvirt_uri)),
-                                     metrics=meta.metrics_registry(store))
+                                     access=Access(VmDirectory(settings.libvirt_uri, node_list)),
+                                     metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, node_list))
     errors.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(meta.bp)
     jobs.start()
+    app.extensions["vmm"].ha.start()
     return app

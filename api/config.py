@@ -24,6 +24,7 @@ class Settings:
     follow_timeout: int = 3600  # a followed stdout ends after this many seconds even if the job goes on
     poll_interval: float = 0.5  # how often a running job's new events are read, and a queue shared
     # with other processes is looked at
+    ha_interval: float = 30.0  # seconds between the HA watcher's looks at the nodes; 0 = no watcher
 
     @classmethod
     def from_env(cls, env=None, **overrides):

@@ -16,8 +16,8 @@ LIMIT = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(,[A-Za-z0-9
          "maxLength": 255}
 
 VM_CREATE_OPTIONS = ("name", "image", "clone", "vcpus", "max_vcpus", "memory", "max_memory", "disk_size", "networks",
-                     "cloud_init", "console", "autostart", "owner", "domain_type", "machine", "wait_for_ip",
-                     "wait_timeout")
+                     "cloud_init", "console", "autostart", "owner", "cluster", "ha", "domain_type", "machine",
+                     "wait_for_ip", "wait_timeout")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Operation:
     description: str
     playbook: str  # relative to the project directory
     schema: dict  # JSON schema of `vars`
-    kind: str  # "vm": the target is the VM named in vars; "node": the hosts of the limit
+    kind: str  # "vm": the VM named in vars; "node": vars' node, else the hosts of the limit; "cluster": vars' cluster
     roles: tuple = ("admin", "user")
     timeout: int = 900  # seconds; the runner is stopped after that
     fixed: dict = field(default_factory=dict)  # extra variables the operation sets itself
@@ -35,6 +35,10 @@ class Operation:
     def target(self, variables, limit):
         if self.kind == "vm":
             return f"vm:{variables['name']}"
+        if self.kind == "cluster":
+            return f"cluster:{variables.get('cluster') or 'all'}"
+        if "node" in variables:
+            return f"node:{variables['node']}"
         return f"node:{limit or 'all'}"
 
     def extravars(self, variables):
@@ -71,6 +75,21 @@ OPERATIONS = {op.name: op for op in (
               schema=object_schema({})),
     Operation(name="node_info", kind="node", playbook="playbooks/node_info.yml", roles=("admin",), timeout=300,
               description="Facts and health of the nodes of the limit.", schema=object_schema({})),
+    Operation(name="vm_migrate", kind="vm", playbook="playbooks/vm_migrate.yml", roles=("admin",), timeout=3600,
+              description="Move a VM to another node of its cluster, live when it runs; without target, placement "
+                          "picks the node. Disks the destination does not share are copied (storage=auto).",
+              schema=object_schema({"name": {"type": "str", "required": True}, "target": {"type": "str"},
+                                    "storage": {"type": "str", "choices": ["auto", "shared", "copy"],
+                                                "default": "auto"}})),
+    Operation(name="node_drain", kind="node", playbook="playbooks/node_drain.yml", roles=("admin",), timeout=7200,
+              prefix="vmm_", description="Put a node in maintenance (left out of placement) and migrate every VM off "
+                                         "it; maintenance=false takes it out of maintenance.",
+              schema=object_schema({"node": {"type": "str", "required": True},
+                                    "maintenance": {"type": "bool", "default": True}})),
+    Operation(name="cluster_heal", kind="cluster", playbook="playbooks/cluster_heal.yml", roles=("admin",),
+              timeout=3600, description="HA: restart the HA VMs of dead nodes on healthy nodes of their cluster and "
+                                        "release stale copies on nodes that came back (the HA watcher runs it).",
+              schema=object_schema({"cluster": {"type": "str"}})),
 )}
 
 assert all(op.schema["type"] == "object" for op in OPERATIONS.values())

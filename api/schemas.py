@@ -35,6 +35,9 @@ FORMATS = {
     "shutdown_timeout": TIMEOUT,
     "wait_timeout": TIMEOUT,
     "machine": {"type": "string", "pattern": r"^[a-z0-9]+([._-][a-z0-9]+)*$", "maxLength": 64},
+    "target": NAME,  # a node name
+    "node": NAME,
+    "cluster": NAME,
     "networks.network": NAME,
     "networks.bridge": {**NAME, "maxLength": 15},
     "networks.mac": {"type": "string", "pattern": r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},
