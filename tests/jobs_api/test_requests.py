@@ -63,14 +63,18 @@ def test_operations_are_listed_with_schemas_by_role(api):
     _, admin, alice = api
     listed = {op["name"]: op for op in admin.get("/api/v1/operations").get_json()["results"]}
     assert set(listed) == set(OPERATIONS)
-    assert {"vm_create", "vm_delete", "vm_start", "vm_stop", "vm_restart", "node_bootstrap"} <= set(listed)
+    assert {"vm_create", "vm_delete", "vm_start", "vm_stop", "vm_restart", "node_bootstrap", "vm_migrate",
+            "node_drain", "cluster_heal"} <= set(listed)
+    assert listed["vm_migrate"]["vars_schema"]["properties"]["storage"]["enum"] == ["auto", "shared", "copy"]
+    assert listed["node_drain"]["vars_schema"]["required"] == ["node"]
     create = listed["vm_create"]["vars_schema"]
     assert create["required"] == ["name", "image"] and create["additionalProperties"] is False
     assert {"name", "image", "vcpus", "memory", "disk_size", "networks", "cloud_init", "domain_type"} <= set(
         create["properties"])
     assert create["properties"]["domain_type"]["enum"] == ["auto", "kvm", "qemu"]
     user_ops = {op["name"] for op in alice.get("/api/v1/operations").get_json()["results"]}
-    assert "node_bootstrap" not in user_ops and "vm_create" in user_ops
+    assert "vm_create" in user_ops
+    assert not {"node_bootstrap", "vm_migrate", "node_drain", "cluster_heal"} & user_ops
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -91,6 +95,12 @@ def test_operations_are_listed_with_schemas_by_role(api):
     ({"operation": "vm_stop", "vars": {"name": "vm1"}, "limit": "a b"}, "limit"),
     ({"operation": "vm_stop", "vars": {"name": "vm1"}, "limit": "all;reboot"}, "limit"),
     ({"operation": "vm_stop", "vars": {"name": "vm1", "shutdown_timeout": -1}}, "vars.shutdown_timeout"),
+    ({"operation": "vm_migrate", "vars": {"name": "vm1", "target": "../node2"}}, "vars.target"),
+    ({"operation": "vm_migrate", "vars": {"name": "vm1", "storage": "nfs"}}, "vars.storage"),
+    ({"operation": "node_drain", "vars": {}}, "vars.node"),
+    ({"operation": "node_drain", "vars": {"node": "node1; reboot"}}, "vars.node"),
+    ({"operation": "node_drain", "vars": {"node": "node1", "maintenance": "yes"}}, "vars.maintenance"),
+    ({"operation": "cluster_heal", "vars": {"cluster": "$(id)"}}, "vars.cluster"),
     (["vm_create"], "body"),
 ])
 def test_bad_job_requests_name_the_field(api, body, field):

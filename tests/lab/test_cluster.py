@@ -164,6 +164,22 @@ def test_routed_vm_is_reachable_at_its_32(cluster):
                           capture_output=True, check=False).returncode == 0
 
 
+def test_routed_vm_from_an_additional_subnet(cluster):
+    # An additional subnet the provider routes to the node's address (TEST-NET-3 here): same /32 per VM.
+    address = "203.0.113.10"
+    cluster.ok("vm_create.yml", {**TINY, "vm_name": "routed2", "vm_cluster": "edge",
+                                 "vm_networks": [{"routed": address}]})
+    wait_for(lambda: f"ip={address}" in cluster.console("node4", "routed2"), timeout=90, what="routed2 booting")
+    assert cluster.ssh("node4", f"python3 - {address} 3", stdin=PING).returncode == 0
+    # The provider's router: the subnet via the node. Here the lab bridge's host side plays it.
+    subprocess.run(["ip", "route", "add", f"{address}/32", "via", cluster.ip("node4")], check=True)
+    try:
+        assert subprocess.run(["python3", str(ROOT / "tests" / "lab" / "ping.py"), address, "3"],
+                              capture_output=True, check=False).returncode == 0
+    finally:
+        subprocess.run(["ip", "route", "del", f"{address}/32"], check=False)
+
+
 def test_bridge_mode_vm_is_on_the_uplink_network(cluster):
     address = "10.231.0.101"
     cluster.ok("vm_create.yml", {**TINY, "vm_name": "bridged1", "vm_cluster": "br",

@@ -77,8 +77,10 @@ def test_cluster_operations_and_ha_through_the_api(cluster, api):
                         what="the HA watcher's cluster_heal job")[0]
         job, stdout = api.wait(heal["id"])
         assert job["launched_by"] == "ha-watcher"
-        (restart,) = job["artifacts"]["restarted"]
-        assert (restart["name"], restart["from"]) == ("apiha1", other)
+        # Every HA VM of the dead node comes back (earlier tests may have left one there too).
+        (restart,) = [r for r in job["artifacts"]["restarted"] if r["name"] == "apiha1"]
+        assert restart["from"] == other
+        assert all(r["from"] == other and r["to"] != other for r in job["artifacts"]["restarted"])
         assert f"HA: restarted apiha1 on {restart['to']}: its node {other} is dead" in stdout
         assert cluster.where("apiha1") == [restart["to"]]
         assert time.monotonic() - started < 120
@@ -89,7 +91,7 @@ def test_cluster_operations_and_ha_through_the_api(cluster, api):
              what="the second cluster_heal job")
     second = api.jobs(operation="cluster_heal", launched_by="ha-watcher")[0]
     job, _ = api.wait(second["id"])
-    assert [r["name"] for r in job["artifacts"]["released"]] == ["apiha1"]
+    assert "apiha1" in [r["name"] for r in job["artifacts"]["released"]]
     assert cluster.where("apiha1") == [restart["to"]]
 
     api.wait(api.submit("vm_delete", {"name": "apiha1"}))

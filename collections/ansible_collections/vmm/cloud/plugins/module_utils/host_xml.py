@@ -20,6 +20,11 @@ def pool_target_path(pool_xml):
     return path.strip() if path else None
 
 
+def pool_type(pool_xml):
+    """The type of a storage pool definition (dir, logical, netfs, ...)."""
+    return _root(pool_xml).get("type")
+
+
 def domain_types(capabilities_xml, arch="x86_64"):
     """Domain types (qemu, kvm) libvirt offers for hvm guests of `arch`."""
     found = []

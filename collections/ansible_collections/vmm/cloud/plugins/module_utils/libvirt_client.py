@@ -14,9 +14,12 @@ import time
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
     LibvirtConnectionError,
     NotFoundError,
+    ValidationError,
     VmmError,
 )
-from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import pool_target_path
+from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import pool_target_path, pool_type
+
+FILE_POOL_TYPES = ("dir", "fs", "netfs")
 
 try:
     import libvirt
@@ -188,7 +191,12 @@ class LibvirtClient:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
                 raise NotFoundError(f"{field}: no storage pool called {name} on {self.uri}", field=field) from None
             raise VmmError(f"looking up pool {name}: {exc.get_error_message()}") from None
-        return pool_target_path(self._call(f"reading pool {name}", pool.XMLDesc, 0))
+        xml = self._call(f"reading pool {name}", pool.XMLDesc, 0)
+        if pool_type(xml) not in FILE_POOL_TYPES:
+            raise ValidationError(f"{field}: {name} is a {pool_type(xml)} pool; vmm keeps VM disks and images as "
+                                  "files in directory pools (LVM volumes as VM disks are not supported yet)",
+                                  field=field)
+        return pool_target_path(xml)
 
     def refresh_pool(self, name):
         """Let libvirt see volumes we created or removed; harmless if it fails."""
