@@ -57,13 +57,24 @@ def test_one_bootstrap_run_makes_every_node_of_every_cluster(cluster):
 def test_placement_never_picks_a_node_whose_libvirtd_is_down(cluster):
     lab("fault", "node3", "libvirtd")
     try:
+        health = cluster.module("node3", "vmm.cloud.node_info")["node"]["health"]
+        assert health["ok"] is False and health["problems"][0].startswith("libvirtd does not answer")
         out = create(cluster, "place1")
         assert "node3: libvirtd does not answer" in out
         assert cluster.where("place1") in (["node1"], ["node2"])
     finally:
         lab("heal", "node3")
-    delete(cluster, "place1")
-    assert cluster.where("place1") == []
+    assert cluster.module("node3", "vmm.cloud.node_info")["node"]["health"] == {"ok": True, "problems": []}
+    lab("fault", "node3", "link")
+    try:
+        out = create(cluster, "place2")
+        assert "node3: unreachable: " in out
+    finally:
+        lab("heal", "node3")
+    assert "node3" not in cluster.where("place2")
+    for name in ("place1", "place2"):
+        delete(cluster, name)
+        assert cluster.where(name) == []
 
 
 def test_concurrent_creates_never_overbook(cluster):

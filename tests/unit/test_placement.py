@@ -6,6 +6,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.placement import (
     GIB,
     judge,
     live_reservations,
+    node_health,
     place,
     where_is,
 )
@@ -94,3 +95,23 @@ def test_live_reservations_drop_expired_and_realised():
         dict(REQUEST, node="b", vm="web3", since=0),     # lapsed
     ]
     assert [r["vm"] for r in live_reservations(reservations, nodes, now=150, ttl=100)] == ["web2"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "problems"),
+    [
+        ({}, []),
+        ({"libvirtd_alive": False}, ["libvirtd does not answer: Failed to connect socket"]),
+        ({"domain_type": None}, ["no domain type boots a guest here"]),
+        ({"memory_free_mib": 100}, ["free memory low: 100 MiB"]),
+        ({"pools": [{"name": "vmm", "active": False, "available": 0}]}, ["storage pool vmm is not active"]),
+        ({"pools": [{"name": "vmm", "active": True, "available": GIB // 2}]},
+         ["storage pool vmm nearly full: 0.50 GiB free"]),
+        ({"maintenance": True, "memory_free_mib": 10}, ["free memory low: 10 MiB", "in maintenance"]),
+    ],
+)
+def test_node_health(changes, problems):
+    facts = {**node()["node"], "memory_free_mib": 4096, **changes}
+    if changes.get("libvirtd_alive") is False:
+        facts["error"] = "Failed to connect socket"
+    assert node_health(facts) == {"ok": not problems, "problems": problems}

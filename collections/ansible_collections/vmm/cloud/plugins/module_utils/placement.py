@@ -126,3 +126,25 @@ def live_reservations(reservations, nodes, now, ttl):
             continue
         kept.append(item)
     return kept
+
+
+def node_health(node, min_free_mib=256, min_pool_free_gib=1):
+    """{ok, problems} of one node's node_info facts: what keeps it from taking VMs, in words."""
+    problems = []
+    if not node.get("libvirtd_alive"):
+        problems.append(f"libvirtd does not answer: {node.get('error') or 'unknown error'}")
+    else:
+        if not node.get("domain_type"):
+            problems.append("no domain type boots a guest here")
+        free = node.get("memory_free_mib")
+        if free is not None and free < min_free_mib:
+            problems.append(f"free memory low: {free} MiB")
+        for pool in node.get("pools") or []:
+            if not pool.get("active"):
+                problems.append(f"storage pool {pool.get('name')} is not active")
+            elif (pool.get("available") or 0) < min_pool_free_gib * GIB:
+                problems.append(f"storage pool {pool.get('name')} nearly full: "
+                                f"{(pool.get('available') or 0) / GIB:.2f} GiB free")
+    if node.get("maintenance"):
+        problems.append("in maintenance")
+    return {"ok": not problems, "problems": problems}

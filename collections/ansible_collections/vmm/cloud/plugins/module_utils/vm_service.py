@@ -102,6 +102,7 @@ class VmService:
         self.options = options
         self.log = ChangeLog(check_mode)
         self.outcome = {}
+        self._removed_live_copy = False  # an absent run removed a running copy the HA record did not name
 
     # --- entry point -------------------------------------------------------
 
@@ -133,24 +134,35 @@ class VmService:
         current = read_record(path)
         dom = self.client.find_domain(name)
         facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True)) if dom is not None else None
+        ours = current is None or current.get("node") in (None, node) or self._removed_live_copy
         if facts is None or not facts["metadata"]["ha"]:
-            if current is not None and current.get("node") == node:
+            if current is not None and ours:
                 self.log.apply(f"removed HA record {path}", remove_record, path)
             return
+        if not ours and not self.client.is_active(dom):
+            return  # a stopped copy while the record names another node: the record is not this copy's
         wanted = {"name": name, "uuid": facts["uuid"], "node": node, "cluster": facts["metadata"].get("cluster"),
                   "memory_mib": facts["max_memory_mib"], "vcpus": facts["vcpus"],
                   "xml": self.client.domain_xml(dom, inactive=True)}
         if differs(current, wanted):
             self.log.apply(f"wrote HA record {path}", write_record, path, dict(wanted, updated=utc_now()))
 
-    def _refuse_stale_copy_removal(self, name):
-        """A copy left on a node that died and came back shares its disks with the live VM elsewhere."""
+    def _refuse_stale_copy_removal(self, dom):
+        """A stopped copy left on a node that died and came back shares its disks with the live VM elsewhere.
+
+        A copy that runs here holds the disks (QEMU's locks): it is the live one, whatever the record says.
+        """
+        name = dom.name()
         path, node = self._ha_record_path(name)
         record = read_record(path) if path else None
-        if record is not None and record.get("node") not in (None, node):
-            raise ConflictError(f"name: {name} was restarted on {record['node']} by HA; the copy on this node is "
-                                "stale and shares its disks: release it with vmm.cloud.ha_vm state=released "
-                                "(cluster_heal does) instead of deleting it", field="name")
+        if record is None or record.get("node") in (None, node):
+            return
+        if self.client.is_active(dom):
+            self._removed_live_copy = True
+            return
+        raise ConflictError(f"name: the HA record of {name} says it lives on {record['node']}; this stopped copy "
+                            "shares its disks: release it with vmm.cloud.ha_vm state=released (cluster_heal does) "
+                            "instead of deleting it", field="name")
 
     def _route_through_node(self, request):
         """Routed NICs get the node's address as gateway (recorded by the node role in routed mode)."""
@@ -205,7 +217,7 @@ class VmService:
     def state_absent(self, dom):
         if dom is None:
             return {"vm": None, "before": None, "after": None}
-        self._refuse_stale_copy_removal(dom.name())
+        self._refuse_stale_copy_removal(dom)
         facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
         before = managed_view(facts)
         if self.client.is_active(dom):

@@ -100,6 +100,12 @@ node:
     maintenance:
       description: Whether the node is in maintenance (drained; left out of placement).
       type: bool
+    health:
+      description:
+        - V(ok) and the problems that keep the node from taking VMs, in words (libvirtd not answering, no domain
+          type that boots, free memory low, a storage pool inactive or nearly full, maintenance). A node that SSH
+          cannot reach shows as unreachable in Ansible instead.
+      type: dict
     vm_running:
       description: VMs running on the node.
       type: int
@@ -138,6 +144,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.errors import LibvirtCon
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.node_probe import probe_boot
+from ansible_collections.vmm.cloud.plugins.module_utils.placement import node_health
 
 ARGUMENT_SPEC = {
     "uri": URI_OPTION,
@@ -189,6 +196,7 @@ def describe(context):
             node["error"] = "no domain type boots a guest on this node"
     chosen, why = choose_domain_type("auto", available, recorded) if available else (None, None)
     node.update(domain_type=chosen, domain_type_source=why)
+    node["health"] = node_health(node)
     return node
 
 
@@ -200,6 +208,7 @@ def work(context):
         node = {"libvirtd_alive": False, "error": exc.msg, "kvm_device": kvm_device(), "probe": {}, "vms": [],
                 "recorded": recorded, "cluster": recorded.get("cluster"),
                 "maintenance": bool(recorded.get("maintenance"))}
+        node["health"] = node_health(node)
     return {"node": node}, None
 
 
