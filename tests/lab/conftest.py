@@ -58,7 +58,9 @@ class Lab:
 
     def module(self, host, module, args=None, check=False):
         """The result of one module run ad hoc on `host` (a lab node, or localhost)."""
-        argv = [str(BIN / "ansible"), "-i", str(self.inventory), host, "-m", module, "-a", json.dumps(args or {})]
+        argv = [str(BIN / "ansible"), "-i", str(self.inventory), host, "-m", module]
+        if args:  # an empty "{}" would be taken for raw parameters
+            argv += ["-a", json.dumps(args)]
         if check:
             argv.append("--check")
         env = dict(ansible_env(), ANSIBLE_LOAD_CALLBACK_PLUGINS="1")

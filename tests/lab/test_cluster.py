@@ -119,6 +119,20 @@ def test_live_migration_both_ways_keeps_the_guest_running(cluster, vm, extra):
         delete(cluster, vm)
 
 
+def test_stopped_vm_moves_with_its_disks(cluster):
+    create(cluster, "movstopped", vm_state="stopped")
+    (home,) = cluster.where("movstopped")
+    other = next(node for node in cluster.nodes("lab") if node != home)
+    cluster.ok("vm_migrate.yml", {"vm_name": "movstopped", "vm_target": other})
+    assert cluster.where("movstopped") == [other]
+    assert cluster.domains(other)["movstopped"] == "shutoff"
+    assert cluster.ssh(home, "test -e /var/lib/vmm/disks/movstopped.qcow2").returncode == 1
+    cluster.ok("vm_power.yml", {"vm_name": "movstopped", "vm_power": "running"})
+    wait_for(lambda: "VMM-BOOT-OK hostname=movstopped" in cluster.console(other, "movstopped"), timeout=90,
+             what="movstopped booting on its new node")
+    delete(cluster, "movstopped")
+
+
 def test_drain_moves_everything_off_and_placement_skips_the_node(cluster):
     create(cluster, "drained1")
     (node,) = cluster.where("drained1")
