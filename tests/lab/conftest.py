@@ -38,6 +38,9 @@ class Lab:
     def ip(self, node):
         return self.state["nodes"][node]["ip"]
 
+    def uri(self, node):
+        return f"qemu+ssh://root@{self.ip(node)}/system?command={LAB_DIR / 'ssh' / 'ssh'}"
+
     def nodes(self, cluster):
         return sorted(n for n, node in self.state["nodes"].items() if node["cluster"] == cluster)
 

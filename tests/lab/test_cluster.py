@@ -175,6 +175,36 @@ def test_ha_vm_comes_back_on_a_healthy_node_once(cluster):
     assert cluster.domains(new_home)["movshared"] == "running"
 
 
+def test_cluster_modules_twice_and_in_check_mode(cluster):
+    # node_maintenance: check mode changes nothing, the second run nothing either.
+    facts = lambda: json.loads(cluster.ssh("node2", "cat /var/lib/vmm/node.json").stdout)  # noqa: E731
+    assert cluster.module("node2", "vmm.cloud.node_maintenance", {"enabled": True}, check=True)["changed"] is True
+    assert facts()["maintenance"] is False
+    assert cluster.module("node2", "vmm.cloud.node_maintenance", {"enabled": True})["changed"] is True
+    assert cluster.module("node2", "vmm.cloud.node_maintenance", {"enabled": True})["changed"] is False
+    assert cluster.module("node2", "vmm.cloud.node_maintenance", {"enabled": False})["changed"] is True
+    assert facts()["maintenance"] is False
+
+    # vm_migrate from the controller: check mode moves nothing; a second run finds it there already.
+    (home,) = cluster.where("movshared")
+    other = next(node for node in cluster.nodes("lab") if node != home)
+    args = {"name": "movshared", "uri": cluster.uri(home), "dest_uri": cluster.uri(other),
+            "migrate_uri": f"tcp://{cluster.ip(other)}", "unsafe": True}
+    planned = cluster.module("localhost", "vmm.cloud.vm_migrate", args, check=True)
+    assert planned["changed"] is True and cluster.where("movshared") == [home]
+    assert cluster.module("localhost", "vmm.cloud.vm_migrate", args)["changed"] is True
+    again = cluster.module("localhost", "vmm.cloud.vm_migrate", args)
+    assert again["changed"] is False and again["migration"]["migrated"] is False
+    assert cluster.where("movshared") == [other]
+
+    # ha_vm: the VM's node, after a move outside the playbooks, takes the record with one run; then nothing.
+    assert cluster.module(other, "vmm.cloud.ha_vm", {"name": "movshared"})["changed"] is True
+    assert cluster.module(other, "vmm.cloud.ha_vm", {"name": "movshared"})["changed"] is False
+    third = next(node for node in cluster.nodes("lab") if node not in (home, other))
+    dry = cluster.module(third, "vmm.cloud.ha_vm", {"name": "movshared"}, check=True)
+    assert dry["changed"] is True and "movshared" not in cluster.domains(third)
+
+
 def test_routed_vm_is_reachable_at_its_32(cluster):
     address = "10.231.0.100"
     cluster.ok("vm_create.yml", {**TINY, "vm_name": "routed1", "vm_cluster": "edge",
