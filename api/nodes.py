@@ -1,9 +1,8 @@
 """The nodes of the inventory the API runs its playbooks against, read with `ansible-inventory`.
 
 Cached for a few minutes: the VM directory and the HA watcher ask often, the
-inventory changes rarely. A node's libvirt URI is what the cluster playbooks
-use: its `vmm_libvirt_uri`, else qemu+ssh to its `ansible_host` (qemu:///system
-for a local connection).
+inventory changes rarely. A node's libvirt URI comes from `node_uri`, the rule
+the inventory plugin uses too.
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+
+from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import node_uri
 
 from .runner import BIN
 
@@ -28,14 +29,6 @@ class Node:
     port: int
     uri: str
     local: bool
-
-
-def _uri(name, hostvars):
-    if hostvars.get("vmm_libvirt_uri"):
-        return hostvars["vmm_libvirt_uri"]
-    if hostvars.get("ansible_connection") == "local":
-        return "qemu:///system"
-    return f"qemu+ssh://{hostvars.get('ansible_user') or 'root'}@{hostvars.get('ansible_host') or name}/system"
 
 
 def _plain(value):
@@ -61,7 +54,7 @@ def parse_inventory(listing, group=NODES_GROUP):
     for name in sorted(set(names)):
         variables = {key: _plain(value) for key, value in hostvars.get(name, {}).items()}
         nodes.append(Node(name=name, host=str(variables.get("ansible_host") or name),
-                          port=int(variables.get("ansible_port") or 22), uri=_uri(name, variables),
+                          port=int(variables.get("ansible_port") or 22), uri=node_uri(name, variables),
                           local=variables.get("ansible_connection") == "local"))
     return nodes
 

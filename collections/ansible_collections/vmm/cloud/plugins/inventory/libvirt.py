@@ -60,19 +60,10 @@ from ansible.vars.manager import VariableManager
 
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import VmmError
-from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
+from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient, node_uri
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
 
 _GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
-
-
-def node_uri(name, hostvars):
-    if hostvars.get("vmm_libvirt_uri"):
-        return hostvars["vmm_libvirt_uri"]
-    if hostvars.get("ansible_connection") == "local":
-        return "qemu:///system"
-    user = hostvars.get("ansible_user") or "root"
-    return f"qemu+ssh://{user}@{hostvars.get('ansible_host') or name}/system"
 
 
 def read_vms(uri):

@@ -21,6 +21,16 @@ from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import pool_tar
 
 FILE_POOL_TYPES = ("dir", "fs", "netfs")
 
+
+def node_uri(name, hostvars):
+    """The libvirt URI of an inventory node: its vmm_libvirt_uri, qemu:///system for a local connection,
+    else qemu+ssh to its ansible_host as its ansible_user (root)."""
+    if hostvars.get("vmm_libvirt_uri"):
+        return hostvars["vmm_libvirt_uri"]
+    if hostvars.get("ansible_connection") == "local":
+        return "qemu:///system"
+    return f"qemu+ssh://{hostvars.get('ansible_user') or 'root'}@{hostvars.get('ansible_host') or name}/system"
+
 try:
     import libvirt
 except ImportError:  # reported by module_runner.require_libraries()
@@ -238,11 +248,14 @@ class LibvirtClient:
 
     # --- volumes and migration ----------------------------------------------
 
-    def find_volume(self, path):
-        """(pool name, volume) holding `path`, or None when no pool of this node has it."""
+    def refresh_pools(self):
+        """Let libvirt see every file of its active pools (other nodes write to shared ones)."""
         for pool in self._call("listing pools", self.conn.listAllStoragePools, 0):
             if pool.isActive():
                 self._call(f"refreshing pool {pool.name()}", pool.refresh, 0)
+
+    def find_volume(self, path):
+        """(pool name, volume) holding `path`, or None when no pool of this node has it (as last refreshed)."""
         try:
             vol = self.conn.storageVolLookupByPath(path)
         except libvirt.libvirtError as exc:

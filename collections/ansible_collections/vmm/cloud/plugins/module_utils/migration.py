@@ -27,6 +27,8 @@ STORAGE_MODES = ("auto", "shared", "copy")
 def plan_disks(source, dest, domain_xml, storage="auto"):
     """[{path, pool, readonly, copy}] for the VM's file-backed disks."""
     plan = []
+    source.refresh_pools()
+    dest.refresh_pools()
     for disk in parse_domain_xml(domain_xml)["disks"]:
         if not disk["path"] or disk["device"] not in ("disk", "cdrom"):
             continue

@@ -133,7 +133,8 @@ class VmService:
             return
         current = read_record(path)
         dom = self.client.find_domain(name)
-        facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True)) if dom is not None else None
+        xml = self.client.domain_xml(dom, inactive=True) if dom is not None else None
+        facts = parse_domain_xml(xml) if xml is not None else None
         ours = current is None or current.get("node") in (None, node) or self._removed_live_copy
         if facts is None or not facts["metadata"]["ha"]:
             if current is not None and ours:
@@ -143,7 +144,7 @@ class VmService:
             return  # a stopped copy while the record names another node: the record is not this copy's
         wanted = {"name": name, "uuid": facts["uuid"], "node": node, "cluster": facts["metadata"].get("cluster"),
                   "memory_mib": facts["max_memory_mib"], "vcpus": facts["vcpus"],
-                  "xml": self.client.domain_xml(dom, inactive=True)}
+                  "xml": xml}
         if differs(current, wanted):
             self.log.apply(f"wrote HA record {path}", write_record, path, dict(wanted, updated=utc_now()))
 
