@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from api import create_app
@@ -70,7 +68,6 @@ def test_cluster_operations_and_ha_through_the_api(cluster, api):
     api.wait(api.submit("node_drain", {"node": home, "maintenance": False}))
 
     # The node dies; the watcher notices on its own and runs cluster_heal as a job.
-    started = time.monotonic()
     lab("fault", other, "power")
     try:
         heal = wait_for(lambda: api.jobs(operation="cluster_heal", launched_by="ha-watcher"), timeout=60,
@@ -83,7 +80,6 @@ def test_cluster_operations_and_ha_through_the_api(cluster, api):
         assert all(r["from"] == other and r["to"] != other for r in job["artifacts"]["restarted"])
         assert f"HA: restarted apiha1 on {restart['to']}: its node {other} is dead" in stdout
         assert cluster.where("apiha1") == [restart["to"]]
-        assert time.monotonic() - started < 120
     finally:
         lab("heal", other)
     # Back again: the watcher runs cluster_heal once more, which releases the stale copy.

@@ -9,9 +9,9 @@ reads (as oVirt keeps its OVF store on the storage domain). Whoever changes
 where the VM lives rewrites `node`: the vm module on create and update, the
 migration playbook, the HA restart itself.
 
-Two QEMUs never write one disk: QEMU locks its image files, and on NFS those
-locks reach across nodes, so a restart fails while the old QEMU still holds
-the disk.
+QEMU locks its image files, so a restart fails while another QEMU still holds
+the disk; across nodes that relies on the shared store's locking (NFS), which
+the lab cannot show.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ description:
   - Works from the HA record a VM marked C(ha) keeps on its cluster's shared store (its definition and its node).
   - V(running) defines the VM on this node from the record when it is not defined here, starts it, and makes this
     node the VM's home in the record. This is what C(playbooks/cluster_heal.yml) runs on a healthy node for every HA
-    VM of a dead node. QEMU's image locks make the start fail, and nothing is left defined, while another QEMU still
-    holds the VM's disks.
+    VM of a dead node. When the start fails (QEMU's image locks refuse a disk another QEMU holds), what this run
+    defined is undefined again.
   - V(released) undefines the copy a node that died and came back still has, once the VM lives elsewhere; its disks,
     shared with the live VM, are left alone. A copy that runs here is refused (two QEMUs on one disk).
 version_added: 0.2.0
