@@ -31,6 +31,7 @@ def node_uri(name, hostvars):
         return "qemu:///system"
     return f"qemu+ssh://{hostvars.get('ansible_user') or 'root'}@{hostvars.get('ansible_host') or name}/system"
 
+
 try:
     import libvirt
 except ImportError:  # reported by module_runner.require_libraries()
