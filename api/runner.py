@@ -5,6 +5,8 @@ Every job gets its own private data directory and ident, and its own
 of the API, which can then adopt it). Variables go to `env/extravars` as JSON:
 no user text is ever put on a command line. The artifact directory is the
 source of truth; events are read from its `job_events/` as they appear.
+Every string of the extra variables is marked `!unsafe` (api/inert.py): Ansible
+never renders client data as a template.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+
+from .inert import inert_yaml
 
 BIN = Path(sys.executable).parent
 FAILED_EVENTS = ("runner_on_failed", "runner_on_unreachable")
@@ -46,7 +50,8 @@ class RunnerJob:
     def prepare(self, extravars):
         shutil.rmtree(self.dir, ignore_errors=True)
         (self.dir / "env").mkdir(parents=True, mode=0o700)
-        _private(self.dir / "env" / "extravars", json.dumps(extravars))
+        # strings tagged !unsafe: ansible-runner hands this file to ansible-playbook as `-e @FILE`
+        _private(self.dir / "env" / "extravars", inert_yaml(extravars))
 
     def argv(self, playbook, limit):
         argv = [str(BIN / "ansible-runner"), "run", str(self.dir), "--playbook", playbook,

@@ -18,6 +18,9 @@ LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOSTNAME = {"type": "string", "pattern": rf"^{LABEL}(\.{LABEL})*$", "maxLength": 253,
             "description": "a host name: dot-separated labels of letters, digits and '-', 63 characters at most each"}
 ONE_LINE = {"type": "string", "pattern": r"^[^\r\n\x00]*$"}
+SSH_KEY = {"type": "string", "maxLength": 16384, "description": "an OpenSSH public key: type, base64 key, comment",
+           "pattern": r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com"
+                      r"|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n\x00]*)?$"}
 TIMEOUT = {"type": "integer", "minimum": 0, "maximum": 86400}
 IPV4 = r"((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
 
@@ -43,7 +46,7 @@ FORMATS = {
     "networks.mac": {"type": "string", "pattern": r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},
     "cloud_init.hostname": HOSTNAME,
     "cloud_init.fqdn": HOSTNAME,
-    "cloud_init.ssh_authorized_keys": {**ONE_LINE, "maxLength": 16384},
+    "cloud_init.ssh_authorized_keys": SSH_KEY,
     "cloud_init.password": {**ONE_LINE, "minLength": 1, "maxLength": 256},
     "networks.routed": {"type": "string", "maxLength": 15, "description": "an IPv4 address",
                         "pattern": rf"^{IPV4}$"},

@@ -8,6 +8,7 @@ import re
 from jsonschema import Draft202012Validator
 
 from .errors import ApiError, bad_request
+from .inert import unencodable
 from .operations import LIMIT, OPERATIONS
 from .store import STATUSES
 
@@ -38,6 +39,9 @@ def job_request(body):
     variables = body.get("vars", {})
     if not isinstance(variables, dict):
         raise bad_request("vars", "must be an object")
+    broken = unencodable(variables)
+    if broken:
+        raise bad_request(broken[:200], "is not valid Unicode text (a lone surrogate)")
     check_vars(name, variables)
     limit = body.get("limit")
     if limit is not None and (not isinstance(limit, str) or len(limit) > LIMIT["maxLength"]

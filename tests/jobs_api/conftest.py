@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
+import libvirt
 import pytest
 import sqlalchemy as sa
 
@@ -22,6 +24,7 @@ from api import create_app
 from api.config import ROOT, Settings
 from api.operations import OPERATIONS, Operation
 from api.schemas import NAME
+from integration.ansible_run import run_task
 
 PG_URL = os.environ.get("VMM_TEST_POSTGRES", "postgresql+psycopg://vmm_test:vmm_test@127.0.0.1:5432/postgres")
 FINISHED = ("successful", "failed", "error", "canceled")
@@ -188,3 +191,49 @@ def servers(tmp_path):
     yield make
     for server in started:
         server.kill(signal.SIGTERM)
+
+
+def remove_vm_now(name):
+    """Destroy and undefine VM `name` on this machine with its disks and console log, if it exists."""
+    conn = libvirt.open("qemu:///system")
+    try:
+        dom = conn.lookupByName(name)
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+    except libvirt.libvirtError:
+        pass  # not there
+    finally:
+        conn.close()
+    for directory in (Path("/var/lib/vmm/disks"), Path("/var/log/vmm/console")):
+        for path in directory.glob(f"{name}*"):
+            path.unlink()
+
+
+class VmCleanup:
+    """VMs a test makes: `add(name)` removes a leftover of an earlier run now, and the VM at the end."""
+
+    def __init__(self):
+        self.names = set()
+
+    def add(self, name):
+        if name not in self.names:
+            self.names.add(name)
+            remove_vm_now(name)
+
+
+@pytest.fixture
+def remove_vm():
+    cleanup = VmCleanup()
+    yield cleanup
+    for name in cleanup.names:
+        remove_vm_now(name)
+
+
+@pytest.fixture
+def tiny_image():
+    """The demo image registered in the local node's store as `it-tiny`."""
+    out = subprocess.run([str(ROOT / "scripts" / "build-demo-image")], capture_output=True, text=True, check=True)
+    result = run_task("vmm.cloud.image", {"name": "it-tiny", "src": out.stdout.strip().splitlines()[-1]})
+    assert not result.get("failed"), result
+    return "it-tiny"

@@ -5,50 +5,20 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-import libvirt
-import pytest
-
-from api.config import ROOT
 from api.vms import VmDirectory
-from integration.ansible_run import run_task
 
 from .conftest import Client, make_token
 
 VM = "it-api-vm1"
 
 
-def _remove(name):
-    conn = libvirt.open("qemu:///system")
-    try:
-        dom = conn.lookupByName(name)
-        if dom.isActive():
-            dom.destroy()
-        dom.undefine()
-    except libvirt.libvirtError:
-        pass  # not there
-    conn.close()
-    for directory in (Path("/var/lib/vmm/disks"), Path("/var/log/vmm/console")):
-        for path in directory.glob(f"{name}*"):
-            path.unlink()
-
-
-@pytest.fixture
-def tiny_image():
-    out = subprocess.run([str(ROOT / "scripts" / "build-demo-image")], capture_output=True, text=True, check=True)
-    result = run_task("vmm.cloud.image", {"name": "it-tiny", "src": out.stdout.strip().splitlines()[-1]})
-    assert not result.get("failed"), result
-    _remove(VM)
-    yield "it-tiny"
-    _remove(VM)
-
-
-def test_vm_lifecycle_over_http_for_its_owner_only(make_app, sqlite_url, tiny_image):
+def test_vm_lifecycle_over_http_for_its_owner_only(make_app, sqlite_url, tiny_image, remove_vm):
+    remove_vm.add(VM)
     app = make_app(sqlite_url)
     admin = Client(app, make_token(app, "admin", "admin"))
     alice, bob = (Client(app, make_token(app, name, "user")) for name in ("alice", "bob"))
