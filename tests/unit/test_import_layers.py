@@ -1,5 +1,5 @@
 """The house rule on imports: nothing outside plugins/modules imports a module file, and the
-argument specs load without libvirt or lxml, so the API and the controller can use them."""
+argument specs (and node_uri) load without libvirt or lxml, so the API and the controller can use them."""
 
 import ast
 import subprocess
@@ -117,6 +117,7 @@ def imported_by(module):
 
 @pytest.mark.parametrize("module", [
     "ansible_collections.vmm.cloud.plugins.module_utils.argument_specs",
+    "ansible_collections.vmm.cloud.plugins.module_utils.node_uri",
 ])
 def test_loads_without_libvirt_or_lxml(module):
     loaded = imported_by(module)
