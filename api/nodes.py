@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import node_uri
+from ansible_collections.vmm.cloud.plugins.module_utils.node_uri import node_uri
 
 from .runner import BIN
 

@@ -1,14 +1,15 @@
 """JSON schemas of the operations' variables, derived from the modules' argument specs.
 
 `vm_create`'s variables are `vmm.cloud.vm`'s options: the schema is built from
-that module's ARGUMENT_SPEC (types, choices, defaults, sub-options), then every
+VM_SPEC, the argument spec that module uses (module_utils/argument_specs.py:
+types, choices, defaults, sub-options), then every
 string gets the tighter format the API accepts, so that a name with `/`, `..`,
 quotes, spaces or XML never reaches a playbook.
 """
 
 from __future__ import annotations
 
-from ansible_collections.vmm.cloud.plugins.modules import vm as vm_module
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import VM_SPEC
 
 # Like the modules' NAME_RE, without '..' and without a trailing '.'; no look-ahead, so
 # schema-driven generators (schemathesis) can produce matching names.
@@ -100,7 +101,7 @@ def object_schema(spec, keep=None, required=(), path=""):
 
 
 def vm_schema(keep, required=("name",)):
-    schema = object_schema(vm_module.ARGUMENT_SPEC, keep=keep, required=required)
+    schema = object_schema(VM_SPEC, keep=keep, required=required)
     networks = schema["properties"].get("networks")
     if networks:  # a NIC is on a libvirt network, on a bridge or routed: exactly one of them
         kinds = ("network", "bridge", "routed")

@@ -15,8 +15,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import PLACEMENT_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.placement import live_reservations, place, where_is
-from ansible_collections.vmm.cloud.plugins.modules.placement import ARGUMENT_SPEC
 
 
 class Ledger:
@@ -57,7 +57,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
+        validated = ArgumentSpecValidator(PLACEMENT_SPEC).validate(self._task.args)
         if validated.error_messages:
             raise AnsibleActionFail(f"vmm.cloud.placement: {'; '.join(validated.error_messages)}")
         args = validated.validated_parameters

@@ -60,7 +60,8 @@ from ansible.vars.manager import VariableManager
 
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import VmmError
-from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient, node_uri
+from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
+from ansible_collections.vmm.cloud.plugins.module_utils.node_uri import node_uri
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
 
 _GROUP_UNSAFE = re.compile(r"[^A-Za-z0-9_]")

@@ -21,17 +21,6 @@ from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import pool_tar
 
 FILE_POOL_TYPES = ("dir", "fs", "netfs")
 
-
-def node_uri(name, hostvars):
-    """The libvirt URI of an inventory node: its vmm_libvirt_uri, qemu:///system for a local connection,
-    else qemu+ssh to its ansible_host as its ansible_user (root)."""
-    if hostvars.get("vmm_libvirt_uri"):
-        return hostvars["vmm_libvirt_uri"]
-    if hostvars.get("ansible_connection") == "local":
-        return "qemu:///system"
-    return f"qemu+ssh://{hostvars.get('ansible_user') or 'root'}@{hostvars.get('ansible_host') or name}/system"
-
-
 try:
     import libvirt
 except ImportError:  # reported by module_runner.require_libraries()

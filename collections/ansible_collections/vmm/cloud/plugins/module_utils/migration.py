@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import STORAGE_MODES
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import build_volume_xml, parse_volume_xml
-
-STORAGE_MODES = ("auto", "shared", "copy")
 
 
 def plan_disks(source, dest, domain_xml, storage="auto"):

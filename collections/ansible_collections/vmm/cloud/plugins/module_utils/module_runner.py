@@ -14,8 +14,6 @@ from ansible_collections.vmm.cloud.plugins.module_utils.image_store import Image
 from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
 from ansible_collections.vmm.cloud.plugins.module_utils.qemu_img import QemuImg
 
-URI_OPTION = {"type": "str", "default": "qemu:///system"}
-
 
 class Context:
     """The node-side parts a module works with, made once per run."""

@@ -39,12 +39,13 @@ directory:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import HA_INFO_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import read_node_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.ha import ha_dir, list_records
 
 
 def main():
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=HA_INFO_SPEC, supports_check_mode=True)
     directory = ha_dir(read_node_facts())
     records = list_records(directory) if directory else []
     module.exit_json(changed=False, records=records, directory=directory, msg=f"{len(records)} HA record(s)")

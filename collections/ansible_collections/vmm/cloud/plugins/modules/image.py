@@ -82,21 +82,11 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_file
 
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import IMAGE_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import file_sha256
-from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import ChangeLog
-
-ARGUMENT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "src": {"type": "str"},
-    "checksum": {"type": "str"},
-    "os": {"type": "str"},
-    "description": {"type": "str"},
-    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-    "uri": URI_OPTION,
-    "image_pool": {"type": "str", "default": "vmm-images"},
-}
 
 
 def local_source(module):
@@ -148,7 +138,7 @@ def work(context):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=IMAGE_SPEC, supports_check_mode=True)
     run_module(module, work)
 
 

@@ -43,7 +43,8 @@ images:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import IMAGE_INFO_SPEC
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
 
 
 def work(context):
@@ -55,11 +56,7 @@ def work(context):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={"name": {"type": "str"}, "uri": URI_OPTION,
-                       "image_pool": {"type": "str", "default": "vmm-images"}},
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=IMAGE_INFO_SPEC, supports_check_mode=True)
     run_module(module, work)
 
 

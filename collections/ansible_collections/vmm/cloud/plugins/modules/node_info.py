@@ -135,6 +135,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import NODE_INFO_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import (
     LOCAL_URIS,
     choose_domain_type,
@@ -142,18 +143,9 @@ from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import (
 )
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import LibvirtConnectionError
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
-from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.node_probe import probe_boot
 from ansible_collections.vmm.cloud.plugins.module_utils.placement import node_health
-
-ARGUMENT_SPEC = {
-    "uri": URI_OPTION,
-    "probe_image": {"type": "path"},
-    "probe_types": {"type": "list", "elements": "str", "choices": ["kvm", "qemu"], "default": ["kvm", "qemu"]},
-    "probe_timeout": {"type": "int", "default": 20},
-    "probe_marker": {"type": "str", "default": "VMM-SEED"},
-    "probe_dir": {"type": "path", "default": "/var/lib/vmm/disks"},
-}
 
 
 def kvm_device():
@@ -213,7 +205,7 @@ def work(context):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=NODE_INFO_SPEC, supports_check_mode=True)
     run_module(module, work)
 
 

@@ -47,13 +47,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import NODE_MAINTENANCE_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import NODE_FACTS_PATH, read_node_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
-
-ARGUMENT_SPEC = {
-    "enabled": {"type": "bool", "default": True},
-    "reason": {"type": "str"},
-}
 
 
 def write_facts(facts):
@@ -66,7 +62,7 @@ def write_facts(facts):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=NODE_MAINTENANCE_SPEC, supports_check_mode=True)
     enabled, reason = module.params["enabled"], module.params["reason"]
     facts = read_node_facts()
     before = {"maintenance": bool(facts.get("maintenance")), "maintenance_reason": facts.get("maintenance_reason")}

@@ -121,27 +121,11 @@ seconds:
 
 from ansible.module_utils.basic import AnsibleModule
 
-ARGUMENT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "nodes": {"type": "dict", "default": {}},
-    "memory": {"type": "int", "default": 512},
-    "vcpus": {"type": "int", "default": 1},
-    "disk_size": {"type": "int", "default": 1},
-    "pool": {"type": "str", "default": "vmm"},
-    "policy": {"type": "dict", "default": {}, "options": {
-        "cpu_overcommit": {"type": "float", "default": 4.0},
-        "memory_overcommit": {"type": "float", "default": 1.0},
-        "memory_reserve_mib": {"type": "int", "default": 256},
-        "disk_reserve_gib": {"type": "int", "default": 1},
-    }},
-    "state": {"type": "str", "choices": ["reserved", "released"], "default": "reserved"},
-    "ledger": {"type": "path", "default": "/var/lib/vmm/placement/reservations.json"},
-    "ttl": {"type": "int", "default": 900},
-}
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import PLACEMENT_SPEC
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=PLACEMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="vmm.cloud.placement runs on the controller as an action plugin; "
                          "this module file only carries its documentation")
 

@@ -58,13 +58,10 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import UPLINK_BRIDGE_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError, VmmError
 from ansible_collections.vmm.cloud.plugins.module_utils.uplink_bridge import IpTool, plan
 
-ARGUMENT_SPEC = {
-    "bridge": {"type": "str", "default": "br0"},
-    "uplink": {"type": "str", "required": True},
-}
 _IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
 
 
@@ -78,7 +75,7 @@ def bridge_facts(ip, bridge):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=UPLINK_BRIDGE_SPEC, supports_check_mode=True)
     params = module.params
     try:
         for field in ("bridge", "uplink"):

@@ -251,55 +251,9 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import VM_SPEC
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import VmService
-
-NIC_OPTIONS = {
-    "network": {"type": "str"},
-    "bridge": {"type": "str"},
-    "routed": {"type": "str"},
-    "mac": {"type": "str"},
-    "model": {"type": "str", "choices": ["virtio", "e1000", "rtl8139"], "default": "virtio"},
-}
-CLOUD_INIT_OPTIONS = {
-    "hostname": {"type": "str"},
-    "fqdn": {"type": "str"},
-    "ssh_authorized_keys": {"type": "list", "elements": "str", "no_log": False},
-    "password": {"type": "str", "no_log": True},
-    "network_config": {"type": "dict"},
-    "user_data": {"type": "dict"},
-}
-CONSOLE_OPTIONS = {
-    "type": {"type": "str", "choices": ["vnc", "none"], "default": "vnc"},
-    "listen": {"type": "str", "default": "127.0.0.1"},
-    "password": {"type": "str", "no_log": True},
-}
-ARGUMENT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "uri": URI_OPTION,
-    "state": {"type": "str", "default": "present", "choices": ["present", "running", "stopped", "restarted", "absent"]},
-    "image": {"type": "str"},
-    "clone": {"type": "str", "default": "overlay", "choices": ["overlay", "full"]},
-    "vcpus": {"type": "int"},
-    "max_vcpus": {"type": "int"},
-    "memory": {"type": "int"},
-    "max_memory": {"type": "int"},
-    "disk_size": {"type": "int"},
-    "networks": {"type": "list", "elements": "dict", "options": NIC_OPTIONS},
-    "cloud_init": {"type": "dict", "options": CLOUD_INIT_OPTIONS},
-    "console": {"type": "dict", "options": CONSOLE_OPTIONS},
-    "autostart": {"type": "bool"},
-    "owner": {"type": "str"},
-    "cluster": {"type": "str"},
-    "ha": {"type": "bool"},
-    "domain_type": {"type": "str", "default": "auto", "choices": ["auto", "kvm", "qemu"]},
-    "machine": {"type": "str", "default": "pc"},
-    "pool": {"type": "str", "default": "vmm"},
-    "image_pool": {"type": "str", "default": "vmm-images"},
-    "shutdown_timeout": {"type": "int", "default": 120},
-    "wait_for_ip": {"type": "bool", "default": False},
-    "wait_timeout": {"type": "int", "default": 60},
-}
 
 
 def work(context):
@@ -314,7 +268,7 @@ def work(context):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=VM_SPEC, supports_check_mode=True)
     run_module(module, work)
 
 

@@ -46,7 +46,8 @@ vms:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import VM_INFO_SPEC
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import describe_vm
 
@@ -64,7 +65,7 @@ def work(context):
 
 
 def main():
-    module = AnsibleModule(argument_spec={"name": {"type": "str"}, "uri": URI_OPTION}, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=VM_INFO_SPEC, supports_check_mode=True)
     run_module(module, work)
 
 

@@ -96,21 +96,12 @@ vm:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import VM_MIGRATE_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
-from ansible_collections.vmm.cloud.plugins.module_utils.migration import STORAGE_MODES, Migration
-from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import URI_OPTION, run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.migration import Migration
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import ChangeLog
-
-ARGUMENT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "uri": URI_OPTION,
-    "dest_uri": {"type": "str", "required": True},
-    "migrate_uri": {"type": "str"},
-    "storage": {"type": "str", "choices": list(STORAGE_MODES), "default": "auto"},
-    "unsafe": {"type": "bool", "default": False},
-    "bandwidth": {"type": "int", "default": 0},
-}
 
 
 def work(context):
@@ -129,7 +120,7 @@ def work(context):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=VM_MIGRATE_SPEC, supports_check_mode=True)
     run_module(module, work)
 
 

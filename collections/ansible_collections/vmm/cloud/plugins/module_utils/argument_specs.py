@@ -1,0 +1,144 @@
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The argument spec of every vmm.cloud module, one constant per module.
+
+The modules, the placement action plugin and the API's JSON schemas read the
+same dicts from here, so nothing outside plugins/modules imports a module
+file. Only the standard library may be imported here (nothing at all today):
+the API and the controller load this file without libvirt or lxml.
+Each module's DOCUMENTATION must describe exactly its spec (ansible-test
+validate-modules compares them).
+"""
+
+from __future__ import annotations
+
+URI_OPTION = {"type": "str", "default": "qemu:///system"}
+
+# vm_migrate's `storage`; Migration checks its argument against the same tuple.
+STORAGE_MODES = ("auto", "shared", "copy")
+
+NIC_OPTIONS = {
+    "network": {"type": "str"},
+    "bridge": {"type": "str"},
+    "routed": {"type": "str"},
+    "mac": {"type": "str"},
+    "model": {"type": "str", "choices": ["virtio", "e1000", "rtl8139"], "default": "virtio"},
+}
+CLOUD_INIT_OPTIONS = {
+    "hostname": {"type": "str"},
+    "fqdn": {"type": "str"},
+    "ssh_authorized_keys": {"type": "list", "elements": "str", "no_log": False},
+    "password": {"type": "str", "no_log": True},
+    "network_config": {"type": "dict"},
+    "user_data": {"type": "dict"},
+}
+CONSOLE_OPTIONS = {
+    "type": {"type": "str", "choices": ["vnc", "none"], "default": "vnc"},
+    "listen": {"type": "str", "default": "127.0.0.1"},
+    "password": {"type": "str", "no_log": True},
+}
+PLACEMENT_POLICY_OPTIONS = {
+    "cpu_overcommit": {"type": "float", "default": 4.0},
+    "memory_overcommit": {"type": "float", "default": 1.0},
+    "memory_reserve_mib": {"type": "int", "default": 256},
+    "disk_reserve_gib": {"type": "int", "default": 1},
+}
+
+HA_INFO_SPEC = {}
+
+HA_VM_SPEC = {
+    "name": {"type": "str", "required": True},
+    "uri": URI_OPTION,
+    "state": {"type": "str", "choices": ["running", "released"], "default": "running"},
+}
+
+IMAGE_SPEC = {
+    "name": {"type": "str", "required": True},
+    "src": {"type": "str"},
+    "checksum": {"type": "str"},
+    "os": {"type": "str"},
+    "description": {"type": "str"},
+    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+    "uri": URI_OPTION,
+    "image_pool": {"type": "str", "default": "vmm-images"},
+}
+
+IMAGE_INFO_SPEC = {
+    "name": {"type": "str"},
+    "uri": URI_OPTION,
+    "image_pool": {"type": "str", "default": "vmm-images"},
+}
+
+NODE_INFO_SPEC = {
+    "uri": URI_OPTION,
+    "probe_image": {"type": "path"},
+    "probe_types": {"type": "list", "elements": "str", "choices": ["kvm", "qemu"], "default": ["kvm", "qemu"]},
+    "probe_timeout": {"type": "int", "default": 20},
+    "probe_marker": {"type": "str", "default": "VMM-SEED"},
+    "probe_dir": {"type": "path", "default": "/var/lib/vmm/disks"},
+}
+
+NODE_MAINTENANCE_SPEC = {
+    "enabled": {"type": "bool", "default": True},
+    "reason": {"type": "str"},
+}
+
+PLACEMENT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "nodes": {"type": "dict", "default": {}},
+    "memory": {"type": "int", "default": 512},
+    "vcpus": {"type": "int", "default": 1},
+    "disk_size": {"type": "int", "default": 1},
+    "pool": {"type": "str", "default": "vmm"},
+    "policy": {"type": "dict", "default": {}, "options": PLACEMENT_POLICY_OPTIONS},
+    "state": {"type": "str", "choices": ["reserved", "released"], "default": "reserved"},
+    "ledger": {"type": "path", "default": "/var/lib/vmm/placement/reservations.json"},
+    "ttl": {"type": "int", "default": 900},
+}
+
+UPLINK_BRIDGE_SPEC = {
+    "bridge": {"type": "str", "default": "br0"},
+    "uplink": {"type": "str", "required": True},
+}
+
+VM_SPEC = {
+    "name": {"type": "str", "required": True},
+    "uri": URI_OPTION,
+    "state": {"type": "str", "default": "present", "choices": ["present", "running", "stopped", "restarted", "absent"]},
+    "image": {"type": "str"},
+    "clone": {"type": "str", "default": "overlay", "choices": ["overlay", "full"]},
+    "vcpus": {"type": "int"},
+    "max_vcpus": {"type": "int"},
+    "memory": {"type": "int"},
+    "max_memory": {"type": "int"},
+    "disk_size": {"type": "int"},
+    "networks": {"type": "list", "elements": "dict", "options": NIC_OPTIONS},
+    "cloud_init": {"type": "dict", "options": CLOUD_INIT_OPTIONS},
+    "console": {"type": "dict", "options": CONSOLE_OPTIONS},
+    "autostart": {"type": "bool"},
+    "owner": {"type": "str"},
+    "cluster": {"type": "str"},
+    "ha": {"type": "bool"},
+    "domain_type": {"type": "str", "default": "auto", "choices": ["auto", "kvm", "qemu"]},
+    "machine": {"type": "str", "default": "pc"},
+    "pool": {"type": "str", "default": "vmm"},
+    "image_pool": {"type": "str", "default": "vmm-images"},
+    "shutdown_timeout": {"type": "int", "default": 120},
+    "wait_for_ip": {"type": "bool", "default": False},
+    "wait_timeout": {"type": "int", "default": 60},
+}
+
+VM_INFO_SPEC = {
+    "name": {"type": "str"},
+    "uri": URI_OPTION,
+}
+
+VM_MIGRATE_SPEC = {
+    "name": {"type": "str", "required": True},
+    "uri": URI_OPTION,
+    "dest_uri": {"type": "str", "required": True},
+    "migrate_uri": {"type": "str"},
+    "storage": {"type": "str", "choices": list(STORAGE_MODES), "default": "auto"},
+    "unsafe": {"type": "bool", "default": False},
+    "bandwidth": {"type": "int", "default": 0},
+}
