@@ -9,8 +9,8 @@ from flask import Flask
 
 from .config import ROOT, Settings
 
-# The vmm.cloud collection of this checkout, importable as ansible_collections.vmm.cloud
-# (its module's argument spec is the schema of vm_create; its libvirt client reads VM owners).
+# The vmm.cloud collection of this checkout, importable as ansible_collections.vmm.cloud (its argument
+# specs are the schemas of the operations; the API imports nothing of it that talks to libvirt).
 if str(ROOT / "collections") not in sys.path:
     sys.path.append(str(ROOT / "collections"))
 
@@ -23,16 +23,19 @@ class Services:
     access: object
     metrics: object
     ha: object
+    directory: object
+    sync: object
 
 
 def create_app(settings=None):
-    from . import errors, meta, views
+    from . import directory_views, errors, meta, views
     from .access import Access
+    from .directory import Directory
     from .ha_watch import HaWatcher
     from .jobs import JobService
     from .nodes import NodeList
+    from .schedule import SyncSchedule
     from .store import Store
-    from .vms import VmDirectory
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
@@ -41,14 +44,17 @@ def create_app(settings=None):
     app.url_map.strict_slashes = False
     store = Store(settings.database)
     store.create_schema()
-    jobs = JobService(settings, store)
-    node_list = NodeList(settings)
-    app.extensions["vmm"] = Services(settings=settings, store=store, jobs=jobs,
-                                     access=Access(VmDirectory(settings.libvirt_uri, node_list)),
-                                     metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, node_list))
+    directory = Directory(store)
+    jobs = JobService(settings, store, directory)
+    services = Services(settings=settings, store=store, jobs=jobs, access=Access(store),
+                        metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, NodeList(settings)),
+                        directory=directory, sync=SyncSchedule(settings, jobs, store))
+    app.extensions["vmm"] = services
     errors.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(directory_views.bp)
     app.register_blueprint(meta.bp)
     jobs.start()
-    app.extensions["vmm"].ha.start()
+    services.ha.start()
+    services.sync.start()
     return app

@@ -58,6 +58,7 @@ def main(argv=None):
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="vmm",
                    clear_untrusted_proxy_headers=True)
     app.extensions["vmm"].ha.stop()
+    app.extensions["vmm"].sync.stop()
     app.extensions["vmm"].jobs.stop()
     return 0
 

@@ -8,8 +8,10 @@ FORBIDDEN_VM = "You do not have permission to act on this VM."
 
 
 class Access:
-    def __init__(self, directory):
-        self.directory = directory
+    """Reads owners from the VM directory in the store (never from the nodes)."""
+
+    def __init__(self, store):
+        self.store = store
 
     @staticmethod
     def visible_to(user):
@@ -19,6 +21,10 @@ class Access:
     @staticmethod
     def can_see(user, job):
         return user["role"] == "admin" or user["name"] in (job["owner"], job["launched_by"])
+
+    @staticmethod
+    def can_see_vm(user, vm):
+        return user["role"] == "admin" or vm["owner"] == user["name"]
 
     def admit(self, user, operation, variables):
         """(variables, owner) of a job `user` may submit; ApiError(403) otherwise.
@@ -30,7 +36,8 @@ class Access:
             raise ApiError(403, f"Operation {operation.name} is for administrators.")
         if operation.kind != "vm":
             return variables, None
-        exists, owner = self.directory.lookup(variables["name"])
+        vm = self.store.get_vm(variables["name"])
+        exists, owner = vm is not None, vm["owner"] if vm else None
         if user["role"] == "admin":
             if operation.name == "vm_create":
                 owner = variables.get("owner") or owner

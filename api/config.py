@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -17,7 +18,6 @@ class Settings:
     project_dir: Path = ROOT  # where the playbooks and ansible.cfg are
     inventory: str = ""  # empty: the one ansible.cfg names
     workers: int = 4  # jobs this process runs at once; 0 = serve only, other processes run the jobs
-    libvirt_uri: str = "qemu:///system"  # where VM owners are read from
     max_body: int = 1024 * 1024  # cloud-init user_data included
     page_size: int = 25
     max_page_size: int = 200
@@ -25,6 +25,18 @@ class Settings:
     poll_interval: float = 0.5  # how often a running job's new events are read, and a queue shared
     # with other processes is looked at
     ha_interval: float = 30.0  # seconds between the HA watcher's looks at the nodes; 0 = no watcher
+    sync_interval: float = 300.0  # seconds between scheduled inventory_sync jobs; 0 = none
+
+    def nodes_inventory(self):
+        """The node inventory the jobs run against: `inventory`, else the one ansible.cfg names."""
+        if self.inventory:
+            return str(self.inventory)
+        config = configparser.ConfigParser(interpolation=None)
+        config.read(Path(self.project_dir) / "ansible.cfg")
+        named = config.get("defaults", "inventory", fallback="").split(",")[0].strip()
+        if not named:
+            raise ValueError("no inventory: set VMM_API_INVENTORY or [defaults] inventory in ansible.cfg")
+        return str((Path(self.project_dir) / named).resolve())
 
     @classmethod
     def from_env(cls, env=None, **overrides):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 
 from .operations import OPERATIONS
+from .schedule import Periodic
 
 log = logging.getLogger(__name__)
 LOOKS_BEFORE_SUSPECT = 2
@@ -31,34 +31,14 @@ def answers(host, port, timeout=CONNECT_TIMEOUT):
         return False
 
 
-class HaWatcher:
+class HaWatcher(Periodic):
     def __init__(self, settings, jobs, node_list, probe=answers):
-        self.settings = settings
+        super().__init__("vmm-ha-watcher", settings.ha_interval if settings.workers > 0 else 0, self.look)
         self.jobs = jobs
         self.node_list = node_list
         self.probe = probe
         self.silent_looks = {}
         self.reported = frozenset()
-        self.stopping = threading.Event()
-        self.thread = None
-
-    def start(self):
-        if self.settings.ha_interval <= 0 or self.settings.workers <= 0:
-            return
-        self.thread = threading.Thread(target=self._loop, name="vmm-ha-watcher", daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.stopping.set()
-        if self.thread is not None:
-            self.thread.join(10)
-
-    def _loop(self):
-        while not self.stopping.wait(self.settings.ha_interval):
-            try:
-                self.look()
-            except Exception:  # the watcher must outlive a bad inventory or a database hiccup
-                log.exception("HA watcher")
 
     def look(self):
         """One round; returns the job it submitted, if any."""

@@ -49,9 +49,10 @@ def controller_alive(controller):
 
 
 class JobService:
-    def __init__(self, settings, store):
+    def __init__(self, settings, store, directory):
         self.settings = settings
         self.store = store
+        self.directory = directory
         self.controller = controller_id()
         self.work_available = threading.Event()
         self.stopping = threading.Event()
@@ -116,9 +117,9 @@ class JobService:
         operation = OPERATIONS[job["operation"]]
         runner = RunnerJob(self.settings, job)
         try:
-            runner.prepare(operation.extravars(job["vars"]))
+            runner.prepare(operation.extravars(job["vars"]), vm_source=operation.vm_source)
             handle = runner.spawn(operation.playbook, job["limit"])
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self.store.finish_job(job["id"], "error", job_explanation=f"Could not start ansible-runner: {exc}")
             return
         self.store.update_job(job["id"], status="running", started=utcnow(), runner_pid=handle.pid)
@@ -155,7 +156,11 @@ class JobService:
         else:
             status = RUNNER_STATUS.get(outcome[0], "error")
             explanation = self._explain(status, outcome, fields["failed_task"], runner)
-        self.store.finish_job(job["id"], status, job_explanation=explanation, **fields)
+        if self.store.finish_job(job["id"], status, job_explanation=explanation, **fields):
+            try:
+                self.directory.record_job(job, status, fields["artifacts"])
+            except Exception:  # the job's own record stands; the next inventory_sync mends the directory
+                log.exception("job %s: recording its VMs in the directory failed", job["id"])
 
     @staticmethod
     def _explain(status, outcome, failed_task, runner):

@@ -26,17 +26,21 @@ class Operation:
     description: str
     playbook: str  # relative to the project directory
     schema: dict  # JSON schema of `vars`
-    kind: str  # "vm": the VM named in vars; "node": vars' node, else the hosts of the limit; "cluster": vars' cluster
+    kind: str  # "vm": the VM named in vars; "node": vars' node, else the hosts of the limit; "cluster": vars'
+    # cluster; "directory": the whole VM directory
     roles: tuple = ("admin", "user")
     timeout: int = 900  # seconds; the runner is stopped after that
     fixed: dict = field(default_factory=dict)  # extra variables the operation sets itself
     prefix: str = "vm_"  # vars' keys become the playbook's variables with this prefix
+    vm_source: bool = False  # the job's inventory also holds every VM (a vmm.cloud.libvirt source)
 
     def target(self, variables, limit):
         if self.kind == "vm":
             return f"vm:{variables['name']}"
         if self.kind == "cluster":
             return f"cluster:{variables.get('cluster') or 'all'}"
+        if self.kind == "directory":
+            return "directory"
         if "node" in variables:
             return f"node:{variables['node']}"
         return f"node:{limit or 'all'}"
@@ -90,6 +94,12 @@ OPERATIONS = {op.name: op for op in (
               timeout=3600, description="HA: restart the HA VMs of dead nodes on healthy nodes of their cluster and "
                                         "release stale copies on nodes that came back (the HA watcher runs it).",
               schema=object_schema({"cluster": {"type": "str"}})),
+    Operation(name="inventory_sync", kind="directory", playbook="playbooks/inventory_sync.yml", roles=("admin",),
+              timeout=900, vm_source=True,
+              description="Read every node (facts, health) and every VM (through the vmm.cloud.libvirt inventory "
+                          "source) into the API's VM directory; VMs of nodes that do not answer become unknown. The "
+                          "API also runs it every VMM_API_SYNC_INTERVAL seconds.",
+              schema=object_schema({})),
 )}
 
 assert all(op.schema["type"] == "object" for op in OPERATIONS.values())

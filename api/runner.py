@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -47,16 +48,27 @@ class RunnerJob:
         self.failure = None  # the last failed task's event data
         self.artifact_data = None
 
-    def prepare(self, extravars):
+    @property
+    def vm_source(self):
+        """The job's vmm.cloud.libvirt inventory source (the name must end in vmm.yml)."""
+        return self.dir / "vms.vmm.yml"
+
+    def prepare(self, extravars, vm_source=False):
         shutil.rmtree(self.dir, ignore_errors=True)
         (self.dir / "env").mkdir(parents=True, mode=0o700)
         # strings tagged !unsafe: ansible-runner hands this file to ansible-playbook as `-e @FILE`
         _private(self.dir / "env" / "extravars", inert_yaml(extravars))
+        if vm_source:
+            _private(self.vm_source, json.dumps({"plugin": "vmm.cloud.libvirt", "report_var": "vmm_directory",
+                                                 "node_inventory": self.settings.nodes_inventory()}))
 
     def argv(self, playbook, limit):
         argv = [str(BIN / "ansible-runner"), "run", str(self.dir), "--playbook", playbook,
                 "--project-dir", str(self.settings.project_dir), "--ident", self.ident, "--quiet"]
-        if self.settings.inventory:
+        if self.vm_source.exists():  # both sources named: a -i on the command line hides ansible.cfg's
+            argv += ["--inventory", self.settings.nodes_inventory(),
+                     "--cmdline", f"-i {shlex.quote(str(self.vm_source))}"]
+        elif self.settings.inventory:
             argv += ["--inventory", self.settings.inventory]
         if limit:
             argv += ["--limit", limit]

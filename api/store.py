@@ -1,4 +1,5 @@
-"""The API's database: users, tokens, jobs and job events. The only module that speaks SQL.
+"""The API's database: users, tokens, jobs and job events (and, in directory_store, the VM directory).
+The only modules that speak SQL.
 
 SQLite (WAL) is the embedded default; PostgreSQL when several API processes share
 one queue. Claiming a job is one transaction: `BEGIN IMMEDIATE` on SQLite,
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+
+from .directory_store import DirectoryStore, directory_metadata
 
 ACTIVE = ("pending", "waiting", "running")
 FINISHED = ("successful", "failed", "error", "canceled")
@@ -94,7 +97,7 @@ def token_digest(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-class Store:
+class Store(DirectoryStore):
     def __init__(self, url):
         self.url = sa.engine.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
@@ -127,6 +130,7 @@ class Store:
 
     def create_schema(self):
         metadata.create_all(self.engine)
+        directory_metadata.create_all(self.engine)
 
     def dispose(self):
         self.engine.dispose()
@@ -195,6 +199,11 @@ class Store:
                                              jobs.c.status.in_(ACTIVE)).order_by(jobs.c.id).limit(1))
         with self._read() as conn:
             return conn.execute(query).scalar()
+
+    def has_active_job(self, target):
+        query = sa.select(jobs.c.id).where(jobs.c.target == target, jobs.c.status.in_(ACTIVE)).limit(1)
+        with self._read() as conn:
+            return conn.execute(query).first() is not None
 
     def claim_next(self, controller):
         """Take the oldest pending job whose target has nothing unfinished ahead of it; mark it waiting."""

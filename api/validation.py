@@ -7,6 +7,7 @@ import re
 
 from jsonschema import Draft202012Validator
 
+from .directory_store import VM_FILTERS
 from .errors import ApiError, bad_request
 from .inert import unencodable
 from .operations import LIMIT, OPERATIONS
@@ -97,6 +98,18 @@ def job_filters(args):
         if value is None:
             continue
         if not ok(value):
+            raise bad_request(name, "not a valid value")
+        filters[name] = value
+    return filters
+
+
+def vm_filters(args):
+    filters = {}
+    for name in VM_FILTERS:
+        value = args.get(name)
+        if value is None:
+            continue
+        if not NAME_RE.match(value) or len(value) > (255 if name == "node" else 64):
             raise bad_request(name, "not a valid value")
         filters[name] = value
     return filters

@@ -10,8 +10,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from api.vms import VmDirectory
-
 from .conftest import Client, make_token
 
 VM = "it-api-vm1"
@@ -28,7 +26,13 @@ def test_vm_lifecycle_over_http_for_its_owner_only(make_app, sqlite_url, tiny_im
     assert created["status"] == "successful", created
     assert created["owner"] == "alice" and created["launched_by"] == "alice"
     assert created["artifacts"]["vm"]["owner"] == "alice" and created["artifacts"]["vm"]["state"] == "running"
-    assert VmDirectory("qemu:///system").lookup(VM) == (True, "alice")  # the VM's own metadata says so
+    listed = alice.get("/api/v1/vms").get_json()
+    assert [vm["name"] for vm in listed["results"]] == [VM]  # the directory has it from the job's artifacts
+    vm = alice.get(f"/api/v1/vms/{VM}").get_json()
+    assert (vm["owner"], vm["node"], vm["state"], vm["memory"], vm["vcpus"]) == ("alice", "localhost", "running",
+                                                                            128, 1)
+    assert vm["disk_size"] > 0 and vm["image"] == tiny_image and [job["id"] for job in vm["jobs"]] == [created["id"]]
+    assert bob.get("/api/v1/vms").get_json()["count"] == 0 and bob.get(f"/api/v1/vms/{VM}").status_code == 404
 
     assert bob.post("/api/v1/jobs", {"operation": "vm_stop", "vars": {"name": VM}}).status_code == 403
     assert bob.post("/api/v1/jobs", {"operation": "vm_create", "vars": {"name": VM, "image": tiny_image}}
@@ -38,12 +42,13 @@ def test_vm_lifecycle_over_http_for_its_owner_only(make_app, sqlite_url, tiny_im
 
     stopped = alice.wait(alice.submit("vm_stop", {"name": VM, "shutdown_timeout": 30})["id"])
     assert stopped["status"] == "successful" and stopped["artifacts"]["vm"]["state"] == "shutoff", stopped
+    assert admin.get("/api/v1/vms?owner=alice&state=shutoff").get_json()["results"][0]["name"] == VM
     started = admin.wait(admin.submit("vm_start", {"name": VM})["id"])
     assert started["status"] == "successful" and started["owner"] == "alice"  # admin acts, alice still owns
     assert alice.get(f"/api/v1/jobs/{started['id']}").status_code == 200  # a job on her VM is hers to see
     deleted = alice.wait(alice.submit("vm_delete", {"name": VM})["id"])
     assert deleted["status"] == "successful", deleted
-    assert VmDirectory("qemu:///system").lookup(VM) == (False, None)
+    assert admin.get("/api/v1/vms").get_json()["count"] == 0 and alice.get(f"/api/v1/vms/{VM}").status_code == 404
     assert not list(Path("/var/lib/vmm/disks").glob(f"{VM}*"))
 
 

@@ -16,6 +16,7 @@ description:
     O(groups) make.
   - A node that does not answer is reported as a warning and its VMs are left out; the source does not fail, so
     an AWX inventory update still shows the rest.
+  - Nodes are asked in parallel (up to O(workers) at once).
   - Use a file whose name ends in C(vmm.yml) or C(vmm.yaml).
 version_added: 0.2.0
 author: vmm contributors (@vmm-dev)
@@ -38,6 +39,16 @@ options:
     description: Node name to libvirt URI, instead of (or besides) O(node_inventory).
     type: dict
     default: {}
+  workers:
+    description: How many nodes are asked at once.
+    type: int
+    default: 16
+  report_var:
+    description:
+      - When set, group C(all) also gets a variable of this name mapping each node to what it answered
+        (C(ok), C(error) when it did not answer, C(vms) with every VM's facts), so that a play can record
+        the whole directory, nodes that did not answer included (the vmm API's C(inventory_sync) does).
+    type: str
 """
 
 EXAMPLES = r"""
@@ -51,6 +62,7 @@ keyed_groups:
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.errors import AnsibleParserError
 from ansible.inventory.manager import InventoryManager
@@ -80,6 +92,14 @@ def read_vms(uri):
         return vms
     finally:
         client.close()
+
+
+def _ask(uri):
+    """(VMs, None) of a node that answered, (None, why) of one that did not."""
+    try:
+        return read_vms(uri), None
+    except VmmError as exc:
+        return None, exc.msg
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):
@@ -112,14 +132,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
         self.inventory.add_group("vmm_vms")
-        for node, uri in sorted(self._nodes(path).items()):
-            try:
-                vms = read_vms(uri)
-            except VmmError as exc:
-                self.display.warning(f"vmm.cloud.libvirt: node {node} left out: {exc.msg}")
+        nodes = sorted(self._nodes(path).items())
+        with ThreadPoolExecutor(max_workers=max(1, min(self.get_option("workers"), len(nodes) or 1))) as pool:
+            answers = list(pool.map(_ask, [uri for _, uri in nodes]))
+        report = {}
+        for (node, _), (vms, error) in zip(nodes, answers, strict=True):
+            report[node] = {"ok": error is None, "error": error, "vms": vms or []}
+            if error is not None:
+                self.display.warning(f"vmm.cloud.libvirt: node {node} left out: {error}")
                 continue
             for vm in vms:
                 self._add_vm(node, vm)
+        if self.get_option("report_var"):
+            self.inventory.set_variable("all", self.get_option("report_var"), report)
 
     def _add_vm(self, node, vm):
         name = vm["name"]

@@ -1,0 +1,120 @@
+"""The VM directory's tables and their SQL: what the API knows of every VM and node, without asking them.
+
+Part of the store (api/store.py mixes it in): filled from what jobs' modules
+returned and reconciled by `inventory_sync` jobs; read by the access policy,
+the quotas and the /vms and /nodes routes.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+directory_metadata = sa.MetaData()  # created with the store's own tables (Store.create_schema)
+UNKNOWN = "unknown"  # the state of a VM whose node did not answer the last look
+
+vms = sa.Table(
+    "vms", directory_metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("uuid", sa.String(36)),
+    sa.Column("node", sa.String(255)),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("vcpus", sa.Integer),
+    sa.Column("memory", sa.Integer),  # MiB
+    sa.Column("disk_size", sa.Float),  # GiB
+    sa.Column("addresses", sa.JSON, nullable=False),
+    sa.Column("image", sa.String(255)),
+    sa.Column("cluster", sa.String(64)),
+    sa.Column("ha", sa.Boolean, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=False),  # when a node last said this
+    sa.Index("vms_owner", "owner"),
+    sa.Index("vms_node", "node"),
+)
+
+nodes = sa.Table(
+    "nodes", directory_metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("cluster", sa.String(64)),
+    sa.Column("reachable", sa.Boolean, nullable=False),
+    sa.Column("health", sa.JSON, nullable=False),  # {ok, problems}
+    sa.Column("maintenance", sa.Boolean, nullable=False),
+    sa.Column("cpus", sa.Integer),
+    sa.Column("vcpus_used", sa.Integer),
+    sa.Column("memory_total", sa.Integer),  # MiB
+    sa.Column("memory_free", sa.Integer),
+    sa.Column("disk_free", sa.Float),  # GiB, in the node's VM pool
+    sa.Column("vm_count", sa.Integer),
+    sa.Column("last_seen", sa.DateTime),  # when the node last answered
+    sa.Column("updated", sa.DateTime, nullable=False),
+)
+
+VM_FILTERS = ("owner", "node", "state", "cluster")
+VM_FIELDS = tuple(column.name for column in vms.columns)
+
+
+class DirectoryStore:
+    """SQL of the VM directory (a part of Store: uses its engines and transactions)."""
+
+    def _upsert(self, conn, table, key, row):
+        updated = conn.execute(table.update().where(table.c[key] == row[key]).values(**row)).rowcount
+        if not updated:
+            conn.execute(table.insert().values(**row))
+
+    def record_vm(self, row):
+        with self.engine.begin() as conn:
+            self._upsert(conn, vms, "name", row)
+
+    def move_vm(self, name, node, seen_at):
+        with self.engine.begin() as conn:
+            conn.execute(vms.update().where(vms.c.name == name).values(node=node, last_seen=seen_at))
+
+    def forget_vm(self, name):
+        with self.engine.begin() as conn:
+            conn.execute(vms.delete().where(vms.c.name == name))
+
+    def record_nodes(self, rows):
+        with self.engine.begin() as conn:
+            for row in rows:
+                self._upsert(conn, nodes, "name", row)
+
+    def reconcile(self, seen, answered, silent, read_since):
+        """Apply one look at every node: `seen` VM rows, the nodes that `answered`, those that stayed `silent`.
+
+        A VM a node that answered no longer has is forgotten, unless a job recorded it after `read_since`
+        (a create that ended while the look ran); the VMs of silent nodes become `unknown`."""
+        with self.engine.begin() as conn:
+            for row in seen:
+                self._upsert(conn, vms, "name", row)
+            names = [row["name"] for row in seen]
+            conn.execute(vms.delete().where(vms.c.node.in_(answered), vms.c.name.not_in(names),
+                                            vms.c.last_seen < read_since))
+            if silent:
+                conn.execute(vms.update().where(vms.c.node.in_(silent)).values(state=UNKNOWN))
+
+    def get_vm(self, name):
+        with self._read() as conn:
+            row = conn.execute(sa.select(vms).where(vms.c.name == name)).first()
+        return dict(row._mapping) if row else None
+
+    def list_vms(self, filters, visible_to=None, offset=0, limit=25):
+        """(count, VMs) by name. `filters` maps VM_FILTERS to wanted values."""
+        where = [vms.c[column] == value for column, value in filters.items()]
+        if visible_to is not None:
+            where.append(vms.c.owner == visible_to)
+        with self._read() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(vms).where(*where)).scalar()
+            rows = conn.execute(sa.select(vms).where(*where).order_by(vms.c.name).offset(offset).limit(limit)).all()
+        return count, [dict(row._mapping) for row in rows]
+
+    def usage(self, owner):
+        """What `owner`'s VMs in the directory hold: {vms, vcpus, memory, disk}."""
+        query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(vms.c.vcpus), 0),
+                          sa.func.coalesce(sa.func.sum(vms.c.memory), 0),
+                          sa.func.coalesce(sa.func.sum(vms.c.disk_size), 0)).where(vms.c.owner == owner)
+        with self._read() as conn:
+            count, vcpus, memory, disk = conn.execute(query).one()
+        return {"vms": count, "vcpus": int(vcpus), "memory": int(memory), "disk": float(disk)}
+
+    def list_nodes(self):
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(sa.select(nodes).order_by(nodes.c.name))]

@@ -1,0 +1,59 @@
+"""Routes of the VM directory: /api/v1/vms and /api/v1/nodes, read from the store alone (no job, no node)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+
+from . import validation
+from .auth import require_admin, require_user
+from .errors import ApiError
+from .views import _time, job_json, page_json
+
+bp = Blueprint("api_v1_directory", __name__, url_prefix="/api/v1")
+bp.before_request(require_user)
+RECENT_JOBS = 20
+
+
+def services():
+    return current_app.extensions["vmm"]
+
+
+def vm_json(vm):
+    return {"name": vm["name"], "url": url_for("api_v1_directory.vm_detail", name=vm["name"]), "uuid": vm["uuid"],
+            "node": vm["node"], "owner": vm["owner"], "state": vm["state"], "vcpus": vm["vcpus"],
+            "memory": vm["memory"], "disk_size": vm["disk_size"], "addresses": vm["addresses"], "image": vm["image"],
+            "cluster": vm["cluster"], "ha": vm["ha"], "last_seen": _time(vm["last_seen"])}
+
+
+def node_json(node):
+    return {"name": node["name"], "cluster": node["cluster"], "reachable": node["reachable"],
+            "health": node["health"], "maintenance": node["maintenance"], "cpus": node["cpus"],
+            "vcpus_used": node["vcpus_used"], "memory_total": node["memory_total"], "memory_free": node["memory_free"],
+            "disk_free": node["disk_free"], "vm_count": node["vm_count"], "last_seen": _time(node["last_seen"]),
+            "updated": _time(node["updated"])}
+
+
+@bp.get("/vms")
+def vm_list():
+    page, size = validation.page_args(request.args, services().settings)
+    filters = validation.vm_filters(request.args)
+    count, vms = services().store.list_vms(filters, visible_to=services().access.visible_to(g.user),
+                                           offset=(page - 1) * size, limit=size)
+    return jsonify(page_json(count, [vm_json(vm) for vm in vms], page, size))
+
+
+@bp.get("/vms/<name>")
+def vm_detail(name):
+    vm = services().store.get_vm(name) if validation.NAME_RE.match(name) and len(name) <= 64 else None
+    if vm is None or not services().access.can_see_vm(g.user, vm):
+        raise ApiError(404, f"No VM {name[:64]} is yours to see.")  # the same for another's VM: nothing leaks
+    _, jobs = services().store.list_jobs({"target": f"vm:{name}"}, visible_to=services().access.visible_to(g.user),
+                                         limit=RECENT_JOBS)
+    return jsonify({**vm_json(vm), "jobs": [job_json(job) for job in jobs]})
+
+
+@bp.get("/nodes")
+def node_list():
+    require_admin()
+    nodes = [node_json(node) for node in services().store.list_nodes()]
+    return jsonify({"count": len(nodes), "next": None, "previous": None, "results": nodes})
