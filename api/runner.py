@@ -67,7 +67,7 @@ class RunnerJob:
                 "--project-dir", str(self.settings.project_dir), "--ident", self.ident, "--quiet"]
         if self.vm_source.exists():  # both sources named: a -i on the command line hides ansible.cfg's
             argv += ["--inventory", self.settings.nodes_inventory(),
-                     "--cmdline", f"-i {shlex.quote(str(self.vm_source))}"]
+                     f"--cmdline=-i {shlex.quote(str(self.vm_source))}"]  # one word: argparse takes "-i" for an option
         elif self.settings.inventory:
             argv += ["--inventory", self.settings.inventory]
         if limit:
