@@ -34,6 +34,7 @@ def create_app(settings=None):
     from .ha_watch import HaWatcher
     from .jobs import JobService
     from .nodes import NodeList
+    from .quotas import Quotas
     from .schedule import SyncSchedule
     from .store import Store
 
@@ -46,7 +47,7 @@ def create_app(settings=None):
     store.create_schema()
     directory = Directory(store)
     jobs = JobService(settings, store, directory)
-    services = Services(settings=settings, store=store, jobs=jobs, access=Access(store),
+    services = Services(settings=settings, store=store, jobs=jobs, access=Access(store, Quotas(store)),
                         metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, NodeList(settings)),
                         directory=directory, sync=SyncSchedule(settings, jobs, store))
     app.extensions["vmm"] = services

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from .errors import ApiError
 
 FORBIDDEN_VM = "You do not have permission to act on this VM."
@@ -10,8 +12,12 @@ FORBIDDEN_VM = "You do not have permission to act on this VM."
 class Access:
     """Reads owners from the VM directory in the store (never from the nodes)."""
 
-    def __init__(self, store):
+    def __init__(self, store, quotas):
         self.store = store
+        self.quotas = quotas
+        # a user's admission and the job it submits are one step in this process, so two requests at once
+        # cannot both pass a quota that only one fits (API processes sharing PostgreSQL each have their own)
+        self.admission = threading.Lock()
 
     @staticmethod
     def visible_to(user):
@@ -47,6 +53,7 @@ class Access:
                 raise ApiError(403, "vars.owner: users create VMs they own themselves.", field="vars.owner")
             if exists and owner != user["name"]:
                 raise ApiError(403, FORBIDDEN_VM)
+            self.quotas.check(user["name"], variables, vm)
             return {**variables, "owner": user["name"]}, user["name"]
         if not exists or owner != user["name"]:
             raise ApiError(403, FORBIDDEN_VM)

@@ -48,6 +48,16 @@ nodes = sa.Table(
     sa.Column("updated", sa.DateTime, nullable=False),
 )
 
+quotas = sa.Table(
+    "quotas", directory_metadata,
+    sa.Column("user", sa.String(64), primary_key=True),
+    sa.Column("vms", sa.Integer),  # NULL: no limit
+    sa.Column("vcpus", sa.Integer),
+    sa.Column("memory", sa.Integer),  # MiB
+    sa.Column("disk", sa.Integer),  # GiB
+)
+
+QUOTA_LIMITS = ("vms", "vcpus", "memory", "disk")
 VM_FILTERS = ("owner", "node", "state", "cluster")
 VM_FIELDS = tuple(column.name for column in vms.columns)
 
@@ -114,6 +124,15 @@ class DirectoryStore:
         with self._read() as conn:
             count, vcpus, memory, disk = conn.execute(query).one()
         return {"vms": count, "vcpus": int(vcpus), "memory": int(memory), "disk": float(disk)}
+
+    def get_quota(self, user):
+        with self._read() as conn:
+            row = conn.execute(sa.select(quotas).where(quotas.c.user == user)).first()
+        return {limit: row._mapping[limit] if row else None for limit in QUOTA_LIMITS}
+
+    def set_quota(self, user, limits):
+        with self.engine.begin() as conn:
+            self._upsert(conn, quotas, "user", {"user": user, **{limit: limits.get(limit) for limit in QUOTA_LIMITS}})
 
     def list_nodes(self):
         with self._read() as conn:

@@ -44,7 +44,7 @@ def vm_list():
 
 @bp.get("/vms/<name>")
 def vm_detail(name):
-    vm = services().store.get_vm(name) if validation.NAME_RE.match(name) and len(name) <= 64 else None
+    vm = services().store.get_vm(_checked_name(name))
     if vm is None or not services().access.can_see_vm(g.user, vm):
         raise ApiError(404, f"No VM {name[:64]} is yours to see.")  # the same for another's VM: nothing leaks
     _, jobs = services().store.list_jobs({"target": f"vm:{name}"}, visible_to=services().access.visible_to(g.user),
@@ -57,3 +57,25 @@ def node_list():
     require_admin()
     nodes = [node_json(node) for node in services().store.list_nodes()]
     return jsonify({"count": len(nodes), "next": None, "previous": None, "results": nodes})
+
+
+def _checked_name(name):
+    if not validation.NAME_RE.match(name) or len(name) > 64:
+        raise ApiError(400, "name: 1-64 letters, digits, '.', '_' or '-'", field="name")
+    return name
+
+
+@bp.get("/users/<name>/quota")
+def quota_detail(name):
+    _checked_name(name)
+    if g.user["role"] != "admin" and g.user["name"] != name:
+        raise ApiError(403, "You may see your own quota only.")
+    return jsonify(services().access.quotas.report(name))
+
+
+@bp.put("/users/<name>/quota")
+def quota_update(name):
+    require_admin()
+    _checked_name(name)
+    services().store.set_quota(name, validation.quota_body(validation.json_body(request)))
+    return jsonify(services().access.quotas.report(name))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 
+from .directory_store import QUOTA_LIMITS
 from .operations import LIMIT, OPERATIONS
 from .store import STATUSES
 from .validation import NAME_RE
@@ -13,6 +14,11 @@ STRING = {"type": "string"}
 NULLABLE_STRING = {"type": "string", "nullable": True}
 TIME = {"type": "string", "format": "date-time", "nullable": True}
 ANY_OBJECT = {"type": "object", "additionalProperties": True}
+NULLABLE_INTEGER = {"type": "integer", "nullable": True}
+NULLABLE_NUMBER = {"type": "number", "nullable": True}
+NAME_PARAMETER = {"type": "string", "pattern": NAME_RE.pattern, "maxLength": 64}
+LIMITS = {"type": "object", "properties": {limit: NULLABLE_INTEGER for limit in QUOTA_LIMITS}}
+USAGE = {"type": "object", "properties": {limit: NULLABLE_NUMBER for limit in QUOTA_LIMITS}}
 
 
 def _ref(name):
@@ -73,11 +79,54 @@ def _parameters(*names):
         "target": {"name": "target", "in": "query", "schema": {"type": "string", "maxLength": 128}},
         "launched_by": {"name": "launched_by", "in": "query",
                         "schema": {"type": "string", "pattern": NAME_RE.pattern, "maxLength": 64}},
+        **{name: {"name": name, "in": "query", "schema": NAME_PARAMETER} for name in ("owner", "state", "cluster")},
+        "node": {"name": "node", "in": "query", "schema": {**NAME_PARAMETER, "maxLength": 255}},
+        "name": {"name": "name", "in": "path", "required": True, "schema": NAME_PARAMETER},
         "follow": {"name": "follow", "in": "query",
                    "description": "stream the output until the job has ended (at most VMM_API_FOLLOW_TIMEOUT s)",
                    "schema": {"type": "string", "enum": ["0", "1", "true", "false"]}},
     }
     return [known[name] for name in names]
+
+
+def _vm_schema(with_jobs=False):
+    schema = {"type": "object", "properties": {
+        "name": STRING, "url": STRING, "uuid": NULLABLE_STRING, "node": NULLABLE_STRING, "owner": NULLABLE_STRING,
+        "state": STRING, "vcpus": NULLABLE_INTEGER, "memory": NULLABLE_INTEGER, "disk_size": NULLABLE_NUMBER,
+        "addresses": {"type": "array", "items": STRING}, "image": NULLABLE_STRING, "cluster": NULLABLE_STRING,
+        "ha": {"type": "boolean"}, "last_seen": TIME}}
+    if with_jobs:
+        schema["properties"]["jobs"] = {"type": "array", "items": _ref("Job")}
+    return schema
+
+
+def _directory_paths():
+    quota = _json({"type": "object", "properties": {"user": STRING, "quota": LIMITS, "used": USAGE, "left": USAGE}})
+    return {
+        "/api/v1/vms": {"get": {
+            "summary": "The VM directory (a user's own VMs), by name, without asking any node",
+            "parameters": _parameters("page", "page_size", "owner", "node", "state", "cluster"),
+            "responses": {"200": _json(_page(_vm_schema())), "400": ERRORS["400"], "401": ERRORS["401"]}}},
+        "/api/v1/vms/{name}": {"get": {
+            "summary": "One VM, with the latest jobs that touched it", "parameters": _parameters("name"),
+            "responses": {"200": _json(_vm_schema(with_jobs=True)), "400": ERRORS["400"], "401": ERRORS["401"],
+                          "404": _error("No such VM of the caller's")}}},
+        "/api/v1/nodes": {"get": {
+            "summary": "Nodes with health and free room, from the last sync or node job (admin)",
+            "responses": {"200": _json(_page({"type": "object", "additionalProperties": True})),
+                          "401": ERRORS["401"], "403": ERRORS["403"]}}},
+        "/api/v1/users/{name}/quota": {
+            "get": {"summary": "A user's quota, usage and what is left (admin, or the user)",
+                    "parameters": _parameters("name"),
+                    "responses": {"200": quota, "400": ERRORS["400"], "401": ERRORS["401"], "403": ERRORS["403"]}},
+            "put": {"summary": "Set a user's limits (admin); null is no limit", "parameters": _parameters("name"),
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": False,
+                        "properties": {limit: {"type": "integer", "minimum": 0, "maximum": 2 ** 31 - 1,
+                                               "nullable": True} for limit in QUOTA_LIMITS}}}}},
+                    "responses": {"200": quota, "400": ERRORS["400"], "401": ERRORS["401"], "403": ERRORS["403"],
+                                  "415": _error("Not JSON")}}},
+    }
 
 
 @functools.cache
@@ -102,7 +151,7 @@ def openapi_document():
             "post": {"summary": "Launch an operation as a job",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("JobCreate")}}},
                      "responses": {**accepted, "413": _error("Body too large"),
-                                   "415": _error("Not JSON"), "503": _error("libvirt unreachable")}}},
+                                   "415": _error("Not JSON")}}},
         "/api/v1/jobs/{job_id}": {"get": {"summary": "One job", "parameters": _parameters("job_id"),
                                           "responses": {"200": _json(job), **ERRORS}}},
         "/api/v1/jobs/{job_id}/events": {"get": {
@@ -118,7 +167,8 @@ def openapi_document():
             "responses": {**accepted, "409": _error("The job has already ended")}}},
         "/api/v1/jobs/{job_id}/relaunch": {"post": {
             "summary": "Run a job's operation again with the same vars", "parameters": _parameters("job_id"),
-            "responses": {**accepted, "503": _error("libvirt unreachable")}}},
+            "responses": accepted}},
+        **_directory_paths(),
     }
     schemas = {
         "Error": {"type": "object", "required": ["detail"], "properties": {"detail": STRING, "field": STRING}},

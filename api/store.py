@@ -205,6 +205,13 @@ class Store(DirectoryStore):
         with self._read() as conn:
             return conn.execute(query).first() is not None
 
+    def pending_creates(self, owner):
+        """Variables of `owner`'s vm_create jobs not finished yet (their VMs may not be in the directory yet)."""
+        query = sa.select(jobs.c.vars).where(jobs.c.operation == "vm_create", jobs.c.owner == owner,
+                                             jobs.c.status.in_(ACTIVE))
+        with self._read() as conn:
+            return [row.vars for row in conn.execute(query)]
+
     def claim_next(self, controller):
         """Take the oldest pending job whose target has nothing unfinished ahead of it; mark it waiting."""
         ahead = jobs.alias("ahead")

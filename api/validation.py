@@ -7,7 +7,7 @@ import re
 
 from jsonschema import Draft202012Validator
 
-from .directory_store import VM_FILTERS
+from .directory_store import QUOTA_LIMITS, VM_FILTERS
 from .errors import ApiError, bad_request
 from .inert import unencodable
 from .operations import LIMIT, OPERATIONS
@@ -113,6 +113,20 @@ def vm_filters(args):
             raise bad_request(name, "not a valid value")
         filters[name] = value
     return filters
+
+
+def quota_body(body):
+    """{limit: whole number or None (no limit)} of a PUT .../quota body; every limit must be named."""
+    if not isinstance(body, dict):
+        raise bad_request("body", f"must be an object with {', '.join(QUOTA_LIMITS)}")
+    for key in body:
+        if key not in QUOTA_LIMITS:
+            raise bad_request(str(key)[:64], f"unknown limit (use {', '.join(QUOTA_LIMITS)})")
+    for limit in QUOTA_LIMITS:
+        value = body.get(limit)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2 ** 31):
+            raise bad_request(limit, "must be a whole number from 0, or null for no limit")
+    return {limit: body.get(limit) for limit in QUOTA_LIMITS}
 
 
 def bool_arg(args, name):

@@ -94,8 +94,9 @@ def job_list():
 @bp.post("/jobs")
 def job_create():
     operation, variables, limit = validation.job_request(validation.json_body(request))
-    variables, owner = services().access.admit(g.user, operation, variables)
-    job = services().jobs.submit(operation, variables, limit, launched_by=g.user["name"], owner=owner)
+    with services().access.admission:
+        variables, owner = services().access.admit(g.user, operation, variables)
+        job = services().jobs.submit(operation, variables, limit, launched_by=g.user["name"], owner=owner)
     return _accepted(job)
 
 
@@ -170,7 +171,8 @@ def job_cancel(job_id):
 def job_relaunch(job_id):
     job = visible_job(job_id)
     operation = OPERATIONS[job["operation"]]
-    variables, owner = services().access.admit(g.user, operation, job["vars"])
-    relaunched = services().jobs.submit(operation, variables, job["limit"], launched_by=g.user["name"],
-                                        owner=owner, relaunch_of=job_id)
+    with services().access.admission:
+        variables, owner = services().access.admit(g.user, operation, job["vars"])
+        relaunched = services().jobs.submit(operation, variables, job["limit"], launched_by=g.user["name"],
+                                            owner=owner, relaunch_of=job_id)
     return _accepted(relaunched)
