@@ -77,11 +77,25 @@ class LibvirtClient:
         except libvirt.libvirtError:
             pass
 
+    def _connection_lost(self):
+        try:
+            return not self.conn.isAlive()
+        except libvirt.libvirtError:
+            return True
+
+    def _error(self, what, exc):
+        """The VmmError for a failed call: LibvirtConnectionError when libvirtd went away during it."""
+        message = exc.get_error_message() or str(exc)
+        if self._connection_lost():
+            return LibvirtConnectionError(f"{what}: libvirtd is unreachable on {self.uri} (the connection to "
+                                          f"libvirt was lost: {message})")
+        return VmmError(f"{what}: {message}")
+
     def _call(self, what, func, *args):
         try:
             return func(*args)
         except libvirt.libvirtError as exc:
-            raise VmmError(f"{what}: {exc.get_error_message()}") from None
+            raise self._error(what, exc) from None
 
     # --- domains -----------------------------------------------------------
 
@@ -92,7 +106,7 @@ class LibvirtClient:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return None
-            raise VmmError(f"looking up domain {name}: {exc.get_error_message()}") from None
+            raise self._error(f"looking up domain {name}", exc) from None
 
     def get_domain(self, name):
         dom = self.find_domain(name)
@@ -201,7 +215,7 @@ class LibvirtClient:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
                 raise NotFoundError(f"{field}: no storage pool called {name} on {self.uri}", field=field) from None
-            raise VmmError(f"looking up pool {name}: {exc.get_error_message()}") from None
+            raise self._error(f"looking up pool {name}", exc) from None
         xml = self._call(f"reading pool {name}", pool.XMLDesc, 0)
         if pool_type(xml) not in FILE_POOL_TYPES:
             raise ValidationError(f"{field}: {name} is a {pool_type(xml)} pool; vmm keeps VM disks and images as "
@@ -262,7 +276,7 @@ class LibvirtClient:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
                 return None
-            raise VmmError(f"looking up volume {path}: {exc.get_error_message()}") from None
+            raise self._error(f"looking up volume {path}", exc) from None
         return self._call(f"reading the pool of {path}", vol.storagePoolLookupByVolume).name(), vol
 
     def volume_xml(self, vol):
