@@ -34,7 +34,9 @@ hostname > "$hold.reached"
 while [ -e "$hold" ] && kill -0 "$PPID" 2>/dev/null; do sleep 0.05; done
 exit 0
 """
-VM_DIRS = ("var/lib/vmm/disks", "var/log/vmm/console")
+# Disks and seeds. Console logs are not checked: a live migration leaves the VM's log on the node it left
+# (QEMU's file, outside any pool, which nothing removes; noted in the README).
+VM_DIRS = ("var/lib/vmm/disks",)
 
 
 class Hold:
@@ -71,7 +73,7 @@ class ReliabilityLab(Lab):
         return sorted(line.split()[0] for line in proc.stdout.splitlines() if line.strip())
 
     def files(self, node, prefix):
-        """VM files of the node (disks, seeds, console logs) whose names start with `prefix`."""
+        """VM files of the node (disks and seeds) whose names start with `prefix`."""
         root = LAB_DIR / "nodes" / node / "root"
         return sorted(p.name for d in VM_DIRS for p in (root / d).glob(f"{prefix}*"))
 
@@ -89,7 +91,7 @@ class ReliabilityLab(Lab):
         assert list(picture[node]["domains"]) == [name], picture
         if state:
             assert picture[node]["domains"][name] == state, picture
-        assert [f for f in picture[node]["files"] if not f.endswith(".log")] == disks, picture
+        assert picture[node]["files"] == disks, picture
         assert picture[node]["volumes"] == disks, picture
         for other in set(picture) - {node}:
             assert picture[other] == {"domains": {}, "files": [], "volumes": []}, picture
