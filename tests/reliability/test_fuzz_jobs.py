@@ -71,12 +71,10 @@ def test_fuzzed_jobs_really_run_and_leave_no_half_made_vm(lab_nodes, trace_serve
     schema = tmp_path / "openapi.json"
     schema.write_text(json.dumps(bounded_document(server.url)))
     result = subprocess.run([str(ST), "run", str(schema), "--url", server.url, "--checks", "all",
-                             "--phases", "fuzzing", "--max-examples", "40", "--workers", "2", "--seed", "20261127",
+                             "--phases", "fuzzing", "--max-examples", "45", "--workers", "2", "--seed", "20261127",
                              "--exclude-path", "/metrics", "-H", f"Authorization: Bearer {user}"],
                             capture_output=True, text=True, timeout=900, check=False)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     cases = cases_run(result.stdout)
-    assert cases >= 300, result.stdout[-3000:]
 
     http = Http(server, admin)
     jobs = http.all_jobs()
@@ -106,3 +104,6 @@ def test_fuzzed_jobs_really_run_and_leave_no_half_made_vm(lab_nodes, trace_serve
     assert all(j["status"] == "successful" for j in http.all_jobs() if j["id"] in deletes)
     http.close()
     lab_nodes.assert_gone(PREFIX)
+    # What schemathesis itself found, once the jobs it made are checked and cleaned up.
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert cases >= 300, result.stdout[-3000:]
