@@ -145,6 +145,8 @@ def free_port():
 class ApiServer:
     """`python -m api serve` as a real process."""
 
+    module = "api"  # what `python -m` runs: the API, or a test's wrapper of it
+
     def __init__(self, database, data_dir, workers=2, log_path=None, **settings):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -156,13 +158,13 @@ class ApiServer:
         self.process = None
 
     def token(self, user, role):
-        out = subprocess.run([sys.executable, "-m", "api", "token", "create", "--user", user, "--role", role],
+        out = subprocess.run([sys.executable, "-m", self.module, "token", "create", "--user", user, "--role", role],
                              cwd=ROOT, env=self.env, capture_output=True, text=True, check=True)
         return out.stdout.strip().splitlines()[-1]
 
     def start(self):
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "api", "serve", "--host", "127.0.0.1",
+            self.process = subprocess.Popen([sys.executable, "-m", self.module, "serve", "--host", "127.0.0.1",
                                              "--port", str(self.port)], cwd=ROOT, env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30

@@ -78,3 +78,32 @@ def test_pools_and_host(client):
     assert "default" in client.network_names()
     assert domain_types(client.capabilities_xml(), arch="i686") == ["test"]
     assert [d.name() for d in client.list_domains()] == ["test"]
+
+
+class DeadConnection:
+    """What a connection looks like once libvirtd is gone: every call fails, isAlive says so."""
+
+    def isAlive(self):  # noqa: N802 - libvirt's name
+        return 0
+
+    def close(self):
+        pass
+
+
+def test_a_call_that_loses_libvirtd_says_libvirtd_is_unreachable(client):
+    import libvirt
+
+    def eof():
+        raise libvirt.libvirtError("End of file while reading data: Input/output error")
+
+    client.conn = DeadConnection()
+    with pytest.raises(LibvirtConnectionError) as err:
+        client._call("starting web1", eof)
+    assert err.value.msg == ("starting web1: libvirtd is unreachable on test:///default (the connection to libvirt "
+                             "was lost: End of file while reading data: Input/output error)")
+
+
+def test_a_call_that_fails_on_a_live_connection_is_a_plain_error(client):
+    with pytest.raises(VmmError, match="^starting test: ") as err:
+        client.start(client.get_domain("test"))  # already running
+    assert not isinstance(err.value, LibvirtConnectionError)

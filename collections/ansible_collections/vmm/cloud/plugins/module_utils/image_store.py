@@ -7,13 +7,19 @@ image is never replaced or deleted while an overlay still uses it."""
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import json
 import os
 import shutil
 
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
-from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, ValidationError
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    VmmError,
+)
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 
 FORMATS = ("qcow2", "raw")
@@ -97,19 +103,36 @@ class ImageStore:
         return "replace", info, sha256
 
     def register(self, name, src, info, sha256, metadata):
+        """Copy src into the store as name. Both files are written under temporary names and renamed only once
+        both are whole, so a store that runs out of space keeps nothing of the attempt."""
         path = os.path.join(self.directory, f"{name}.{info['format']}")
-        partial = f"{path}.partial"
-        shutil.copyfile(src, partial)
-        os.chmod(partial, 0o644)
-        os.replace(partial, path)
         meta = {"name": name, "path": path, "format": info["format"], "virtual_size": info["virtual-size"],
                 "sha256": sha256, "source": src, "registered": utc_now()}
         meta.update(metadata or {})
-        with open(f"{self._meta_path(name)}.partial", "w") as handle:
-            json.dump(meta, handle, indent=2, sort_keys=True)
-        os.replace(f"{self._meta_path(name)}.partial", self._meta_path(name))
+        partials = (f"{path}.partial", f"{self._meta_path(name)}.partial")
+        try:
+            shutil.copyfile(src, partials[0])
+            os.chmod(partials[0], 0o644)
+            with open(partials[1], "w") as handle:
+                json.dump(meta, handle, indent=2, sort_keys=True)
+        except OSError as exc:
+            for partial in partials:
+                if os.path.lexists(partial):
+                    os.remove(partial)
+            raise self._write_error(name, src, exc) from None
+        os.replace(partials[0], path)
+        os.replace(partials[1], self._meta_path(name))
         self.client.refresh_pool(self.pool)
         return meta
+
+    def _write_error(self, name, src, exc):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            free = shutil.disk_usage(self.directory).free
+            return ConflictError(f"src: no space left on the image store {self.directory} (pool {self.pool}) for "
+                                 f"image {name}: {src} is {os.path.getsize(src) / 1024 ** 2:.1f} MiB, "
+                                 f"{free / 1024 ** 2:.1f} MiB free; nothing was registered", field="src")
+        return VmmError(f"src: copying {src} into the image store {self.directory}: {exc.strerror}; nothing was "
+                        "registered", field="src")
 
     def users(self, path):
         """Names of the VMs whose disks sit on `path` (directly or down their backing chain)."""

@@ -66,11 +66,28 @@ class LibvirtClient:
         except libvirt.libvirtError:
             pass
 
+    def _connection_lost(self):
+        try:
+            return not self.conn.isAlive()
+        except libvirt.libvirtError:
+            return True
+
+    def reachable(self):
+        return not self._connection_lost()
+
+    def failure(self, what, exc):
+        """The VmmError for a failed call: LibvirtConnectionError when libvirtd went away during it."""
+        message = exc.get_error_message() or str(exc)
+        if self._connection_lost():
+            return LibvirtConnectionError(f"{what}: libvirtd is unreachable on {self.uri} (the connection to "
+                                          f"libvirt was lost: {message})")
+        return VmmError(f"{what}: {message}")
+
     def _call(self, what, func, *args):
         try:
             return func(*args)
         except libvirt.libvirtError as exc:
-            raise VmmError(f"{what}: {exc.get_error_message()}") from None
+            raise self.failure(what, exc) from None
 
     # --- domains -----------------------------------------------------------
 
@@ -81,7 +98,7 @@ class LibvirtClient:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return None
-            raise VmmError(f"looking up domain {name}: {exc.get_error_message()}") from None
+            raise self.failure(f"looking up domain {name}", exc) from None
 
     def get_domain(self, name):
         dom = self.find_domain(name)
@@ -190,7 +207,7 @@ class LibvirtClient:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_POOL:
                 raise NotFoundError(f"{field}: no storage pool called {name} on {self.uri}", field=field) from None
-            raise VmmError(f"looking up pool {name}: {exc.get_error_message()}") from None
+            raise self.failure(f"looking up pool {name}", exc) from None
         xml = self._call(f"reading pool {name}", pool.XMLDesc, 0)
         if pool_type(xml) not in FILE_POOL_TYPES:
             raise ValidationError(f"{field}: {name} is a {pool_type(xml)} pool; vmm keeps VM disks and images as "
@@ -251,7 +268,7 @@ class LibvirtClient:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_STORAGE_VOL:
                 return None
-            raise VmmError(f"looking up volume {path}: {exc.get_error_message()}") from None
+            raise self.failure(f"looking up volume {path}", exc) from None
         return self._call(f"reading the pool of {path}", vol.storagePoolLookupByVolume).name(), vol
 
     def volume_xml(self, vol):
@@ -300,7 +317,12 @@ class LibvirtClient:
             params[libvirt.VIR_MIGRATE_PARAM_URI] = migrate_uri
         if bandwidth_mib:
             params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = bandwidth_mib
-        return self._call(f"migrating {dom.name()} to {dest.uri}", dom.migrate3, dest.conn, params, flags)
+        try:
+            return dom.migrate3(dest.conn, params, flags)
+        except libvirt.libvirtError as exc:
+            if not dest.reachable():  # the destination went away, not this node
+                raise dest.failure(f"migrating {dom.name()} to {dest.uri}", exc) from None
+            raise self.failure(f"migrating {dom.name()} to {dest.uri}", exc) from None
 
     def capabilities_xml(self):
         return self._call("reading capabilities", self.conn.getCapabilities)

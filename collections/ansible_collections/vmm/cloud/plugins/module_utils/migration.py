@@ -15,12 +15,50 @@ when the migration fails.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import STORAGE_MODES
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
-from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, ValidationError
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+    VmmError,
+)
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import build_volume_xml, parse_volume_xml
+
+JOURNAL_DIR = "/var/lib/vmm/migrations"
+
+
+class Journal:
+    """The volumes a migration of one VM made on its destination, kept on the controller until they are removed."""
+
+    def __init__(self, name, directory=JOURNAL_DIR):
+        self.directory = directory
+        self.path = os.path.join(directory, f"{name}.json")
+
+    def read(self):
+        """{dest, volumes} or None."""
+        try:
+            with open(self.path) as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            return None
+
+    def write(self, dest, volumes):
+        if not volumes:
+            self.remove()
+            return
+        os.makedirs(self.directory, exist_ok=True)
+        with open(f"{self.path}.partial", "w") as handle:
+            json.dump({"dest": dest, "volumes": volumes}, handle)
+        os.replace(f"{self.path}.partial", self.path)
+
+    def remove(self):
+        if os.path.lexists(self.path):
+            os.remove(self.path)
 
 
 def plan_disks(source, dest, domain_xml, storage="auto"):
@@ -48,11 +86,13 @@ def plan_disks(source, dest, domain_xml, storage="auto"):
 class Migration:
     """One VM from `source` to `dest` (two LibvirtClients)."""
 
-    def __init__(self, source, dest, log):
+    def __init__(self, source, dest, log, journal_dir=JOURNAL_DIR):
         self.source = source
         self.dest = dest
         self.log = log
-        self._created = []  # volumes made on the destination, removed if the migration fails
+        self.journal_dir = journal_dir
+        self.journal = None
+        self._created = []  # paths of volumes made on the destination, removed if the migration fails
 
     def run(self, name, storage="auto", unsafe=False, migrate_uri=None, bandwidth_mib=0):
         if storage not in STORAGE_MODES:
@@ -64,6 +104,8 @@ class Migration:
             raise NotFoundError(f"name: no VM called {name} on {self.source.uri} or {self.dest.uri}", field="name")
         if self.dest.find_domain(name) is not None:
             raise ConflictError(f"name: a VM called {name} is already defined on {self.dest.uri}")
+        self.journal = Journal(name, self.journal_dir)
+        self._discard_leftovers()
         live = self.source.is_active(dom)
         plan = plan_disks(self.source, self.dest, self.source.domain_xml(dom, inactive=True), storage)
         copied = [disk for disk in plan if disk["copy"]]
@@ -74,9 +116,13 @@ class Migration:
                                else f"prepared {disk['path']} for the live copy", self._prepare, disk, live)
             self.log.apply(f"{'live-' if live else ''}migrated {name} to {self.dest.uri}", self.source.migrate, dom,
                            self.dest, bool(copied) and live, unsafe, migrate_uri, bandwidth_mib)
+        except VmmError as exc:
+            raise type(exc)(f"{exc.msg}{self._failure_report(name)}", field=exc.field) from None
         except Exception:
             self._discard_created()
             raise
+        if not self.log.check_mode:
+            self.journal.remove()
         seconds = round(time.monotonic() - started, 3)
         for disk in copied:
             self.log.apply(f"removed {disk['path']} from the source", self._remove_source_copy, disk)
@@ -88,8 +134,16 @@ class Migration:
         # The twin keeps the backing file (on the shared image store); a streamed copy
         # rewrites it byte for byte, header included.
         fill = disk["readonly"] or not live
-        twin = self.dest.create_volume(disk["pool"], build_volume_xml(volume))
-        self._created.append(twin)
+        # Journaled before it exists: if the destination drops off during the call, it may exist all the same.
+        self._created.append(disk["path"])
+        self.journal.write(self.dest.uri, self._created)
+        try:
+            twin = self.dest.create_volume(disk["pool"], build_volume_xml(volume))
+        except VmmError:
+            if self.dest.reachable():
+                self._created.remove(disk["path"])  # refused: nothing was made
+                self.journal.write(self.dest.uri, self._created)
+            raise
         if fill:
             self.source.copy_volume(vol, self.dest, twin)
 
@@ -99,8 +153,44 @@ class Migration:
             self.source.delete_volume(found[1])
 
     def _discard_created(self):
-        for vol in self._created:
+        """Remove the volumes made on the destination; the journal keeps those that could not be."""
+        left = []
+        for path in self._created:
             try:
-                self.dest.delete_volume(vol)
-            except Exception:  # pylint: disable=broad-except
-                pass  # the original error matters more
+                found = self.dest.find_volume(path)
+                if found is not None:
+                    self.dest.delete_volume(found[1])
+            except VmmError:
+                left.append(path)
+        self._created = left
+        self.journal.write(self.dest.uri, left)
+        return left
+
+    def _failure_report(self, name):
+        """What a failed migration left where: the VM's state on the source, volumes the destination keeps."""
+        report = ""
+        try:
+            dom = self.source.find_domain(name)
+            if dom is not None:
+                report = f"; {name} stays on {self.source.uri} ({self.source.domain_state(dom)})"
+        except VmmError:
+            report = f"; {self.source.uri} cannot say whether {name} is still there"
+        left = self._discard_created()
+        if left:
+            report += (f"; {len(left)} volume(s) prepared on {self.dest.uri} could not be removed ("
+                       f"{', '.join(left)}): the next migration of {name} to that node removes them first")
+        return report
+
+    def _discard_leftovers(self):
+        """Volumes an earlier, failed migration of this VM left on this destination (the VM is not there)."""
+        leftovers = self.journal.read()
+        if not leftovers or leftovers["dest"] != self.dest.uri:
+            return
+        self.dest.refresh_pools()
+        for path in leftovers["volumes"]:
+            found = self.dest.find_volume(path)
+            if found is not None:
+                self.log.apply(f"removed {path} left on {self.dest.uri} by an earlier failed migration",
+                               self.dest.delete_volume, found[1])
+        if not self.log.check_mode:
+            self.journal.remove()

@@ -68,7 +68,12 @@ class ChangeLog:
 
 
 class Rollback:
-    """Undo steps of a create, run newest first if the create fails."""
+    """Undo steps of a create, run newest first if the create fails.
+
+    Undoing stops at the first step that fails: what was made before it is what
+    the later steps rest on (a defined domain names its disk and seed), so a
+    domain libvirtd could not undefine keeps its files and stays a whole VM.
+    """
 
     def __init__(self):
         self._steps = []
@@ -77,11 +82,13 @@ class Rollback:
         self._steps.append((func, args))
 
     def run(self):
+        """True when everything was undone."""
         for func, args in reversed(self._steps):
             try:
                 func(*args)
-            except Exception:  # noqa: BLE001 - best effort: keep undoing the rest
-                pass
+            except Exception:  # noqa: BLE001 - whatever it was, the rest must stay
+                return False
+        return True
 
 
 def _console_password(spec):
@@ -296,6 +303,11 @@ class VmService:
                 self.log.apply("autostart enabled", self.client.set_autostart, dom, True)
             if start:
                 self.log.apply("started", self.client.start, dom)
+        except VmmError as exc:
+            if rollback.run():
+                raise
+            raise type(exc)(f"{exc.msg}; the create could not be undone: VM {name} stays defined with its disk "
+                            "and seed (stopped): run again to finish it, or delete it", field=exc.field) from None
         except Exception:
             rollback.run()
             raise
