@@ -54,7 +54,8 @@ class Access:
             if exists and owner != user["name"]:
                 raise ApiError(403, FORBIDDEN_VM)
             self.quotas.check(user["name"], variables, vm)
-            return {**variables, "owner": user["name"]}, user["name"]
+            # keep_owner: a VM of that name the directory does not know yet is not handed to the user
+            return {**variables, "owner": user["name"], "keep_owner": True}, user["name"]
         if not exists or owner != user["name"]:
             raise ApiError(403, FORBIDDEN_VM)
         return variables, owner

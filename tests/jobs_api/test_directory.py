@@ -108,6 +108,11 @@ def test_inventory_sync_reads_every_node(make_app, sqlite_url, tmp_path, outside
                            for user, role in (("admin", "admin"), ("alice", "user"), ("carol", "user")))
     assert alice.post("/api/v1/jobs", {"operation": "inventory_sync"}).status_code == 403
 
+    # before any sync the directory does not know carol's VM: alice may ask for the name, but it stays carol's
+    taken = alice.wait(alice.submit("vm_create", {"name": outside_vm, "image": "it-tiny", "memory": 128})["id"],
+                       timeout=300)
+    assert taken["status"] == "failed" and "is not alice's" in taken["job_explanation"], taken["job_explanation"]
+
     synced = admin.wait(admin.submit("inventory_sync")["id"], timeout=300)
     assert synced["status"] == "successful", synced["job_explanation"]
     vm = carol.get(f"/api/v1/vms/{outside_vm}").get_json()

@@ -117,6 +117,7 @@ VM_SPEC = {
     "console": {"type": "dict", "options": CONSOLE_OPTIONS},
     "autostart": {"type": "bool"},
     "owner": {"type": "str"},
+    "keep_owner": {"type": "bool", "default": False},
     "cluster": {"type": "str"},
     "ha": {"type": "bool"},
     "domain_type": {"type": "str", "default": "auto", "choices": ["auto", "kvm", "qemu"]},

@@ -352,6 +352,9 @@ class VmService:
 
     def _update(self, dom, request):
         current = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
+        if self.options.get("keep_owner") and current["metadata"].get("owner") != request["owner"]:
+            raise ConflictError(f"name: a VM {request['name']} exists and is not {request['owner'] or 'unowned'}'s; "
+                                "choose another name", field="name")
         files = seed_files(current["uuid"], request["cloud_init"]) if request["cloud_init"] is not None else None
         requested_type = None if self.options["domain_type"] == "auto" else self._domain_type()
         spec = updated_spec(current, request, domain_type=requested_type,

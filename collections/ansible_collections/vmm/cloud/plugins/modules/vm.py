@@ -129,6 +129,12 @@ options:
   owner:
     description: Owner recorded in the VM's metadata.
     type: str
+  keep_owner:
+    description:
+      - When the VM exists and its recorded owner is not O(owner), fail instead of giving it to O(owner). The
+        vmm jobs API sets it for its users' creates, so a name of someone else's VM never changes hands.
+    type: bool
+    default: false
   cluster:
     description: Cluster recorded in the VM's metadata.
     type: str
