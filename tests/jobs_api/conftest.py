@@ -24,7 +24,6 @@ from api import create_app
 from api.config import ROOT, Settings
 from api.operations import OPERATIONS, Operation
 from api.schemas import NAME
-from integration.ansible_run import run_task
 
 PG_URL = os.environ.get("VMM_TEST_POSTGRES", "postgresql+psycopg://vmm_test:vmm_test@127.0.0.1:5432/postgres")
 FINISHED = ("successful", "failed", "error", "canceled")
@@ -237,6 +236,8 @@ def remove_vm():
 @pytest.fixture
 def tiny_image():
     """The demo image registered in the local node's store as `it-tiny`."""
+    from integration.ansible_run import run_task  # pytest's path; tests/reliability/serve.py imports this file
+
     out = subprocess.run([str(ROOT / "scripts" / "build-demo-image")], capture_output=True, text=True, check=True)
     result = run_task("vmm.cloud.image", {"name": "it-tiny", "src": out.stdout.strip().splitlines()[-1]})
     assert not result.get("failed"), result

@@ -146,6 +146,12 @@ class Api:
     def stdout(self, job_id):
         return self.client.get(f"/api/v1/jobs/{job_id}/stdout", headers=self.headers).get_data(as_text=True)
 
+    def vm(self, name):
+        """The VM as the API's directory has it."""
+        response = self.client.get(f"/api/v1/vms/{name}", headers=self.headers)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
     def ok(self, job_id):
         job = self.wait(job_id)
         assert job["status"] == "successful", (job, self.stdout(job_id)[-3000:])
@@ -155,7 +161,8 @@ class Api:
 @pytest.fixture
 def lab_api(lab_nodes, tmp_path):
     settings = Settings(database=f"sqlite:///{tmp_path / 'api.db'}", data_dir=tmp_path / "data",
-                        inventory=str(lab_nodes.inventory), workers=2, poll_interval=0.2, ha_interval=0)
+                        inventory=str(lab_nodes.inventory), workers=2, poll_interval=0.2, ha_interval=0,
+                        sync_interval=0)
     app = create_app(settings)
     yield Api(app)
     app.extensions["vmm"].jobs.stop()

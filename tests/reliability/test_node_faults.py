@@ -67,9 +67,13 @@ def test_link_of_the_destination_cut_during_a_live_migration(lab_nodes, lab_api)
     dest_uri, source_uri = lab_nodes.uri(dest), lab_nodes.uri(source)
     assert f"libvirtd is unreachable on {dest_uri}" in explanation, job
     assert f"{name} stays on {source_uri} (running)" in explanation, job
-    # The VM runs on exactly one node: the source, with all it had.
+    # The VM runs on exactly one node: the source, with all it had; the directory says so, before and after
+    # a fresh look at every node.
     assert lab_nodes.domains(source) == {name: "running"}
     assert name not in lab_nodes.domains(dest)
+    assert (lab_api.vm(name)["node"], lab_api.vm(name)["state"]) == (source, "running")
+    lab_api.ok(lab_api.submit("inventory_sync", {}))
+    assert (lab_api.vm(name)["node"], lab_api.vm(name)["state"]) == (source, "running")
     # The copies the unreachable destination kept are named in the outcome and journaled for the next try.
     left = lab_nodes.picture(name)[dest]
     journal = json.loads((JOURNALS / f"{name}.json").read_text())
@@ -82,6 +86,7 @@ def test_link_of_the_destination_cut_during_a_live_migration(lab_nodes, lab_api)
     assert [(m["from"], m["to"]) for m in job["artifacts"]["moves"]] == [(source, dest)]
     assert not (JOURNALS / f"{name}.json").exists()
     lab_nodes.assert_whole(name, dest, "running")
+    assert lab_api.vm(name)["node"] == dest
     lab_api.ok(lab_api.submit("vm_delete", {"name": name}))
     lab_nodes.assert_gone(name)
 
