@@ -32,6 +32,7 @@ def create_app(settings=None):
     from .jobs import JobService
     from .nodes import NodeList
     from .store import Store
+    from .tokens import bp as tokens_bp
     from .vms import VmDirectory
 
     settings = settings or Settings.from_env()
@@ -48,6 +49,7 @@ def create_app(settings=None):
                                      metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, node_list))
     errors.init_app(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(tokens_bp)
     app.register_blueprint(meta.bp)
     jobs.start()
     app.extensions["vmm"].ha.start()

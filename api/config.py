@@ -25,6 +25,7 @@ class Settings:
     poll_interval: float = 0.5  # how often a running job's new events are read, and a queue shared
     # with other processes is looked at
     ha_interval: float = 30.0  # seconds between the HA watcher's looks at the nodes; 0 = no watcher
+    max_queued_per_token: int = 20  # jobs pending or waiting per token (a token may have its own); 0 = no cap
 
     @classmethod
     def from_env(cls, env=None, **overrides):

@@ -101,6 +101,9 @@ class Client:
     def post(self, path, body=None, **kwargs):
         return self.http.post(path, headers=self.headers, json=body, **kwargs)
 
+    def delete(self, path, **kwargs):
+        return self.http.delete(path, headers=self.headers, **kwargs)
+
     def submit(self, operation, variables=None, limit=None, expect=202):
         body = {"operation": operation, "vars": variables or {}}
         if limit:
@@ -150,10 +153,13 @@ class ApiServer:
         self.log_path = log_path or (data_dir.parent / f"api-{self.port}.log")
         self.process = None
 
-    def token(self, user, role):
-        out = subprocess.run([sys.executable, "-m", "api", "token", "create", "--user", user, "--role", role],
-                             cwd=ROOT, env=self.env, capture_output=True, text=True, check=True)
-        return out.stdout.strip().splitlines()[-1]
+    def token(self, user, role, *options):
+        return self.cli("token", "create", "--user", user, "--role", role, *options).stdout.strip().splitlines()[-1]
+
+    def cli(self, *argv, check=True):
+        """`python -m api ARGV...` with this server's settings."""
+        return subprocess.run([sys.executable, "-m", "api", *argv], cwd=ROOT, env=self.env, capture_output=True,
+                              text=True, check=check)
 
     def start(self):
         with open(self.log_path, "ab") as log:
