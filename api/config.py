@@ -26,6 +26,8 @@ class Settings:
     # with other processes is looked at
     ha_interval: float = 30.0  # seconds between the HA watcher's looks at the nodes; 0 = no watcher
     max_queued_per_token: int = 20  # jobs pending or waiting per token (a token may have its own); 0 = no cap
+    secret_key_file: str = ""  # Fernet key of the secrets in jobs' vars; empty: data_dir/secret.key, made at
+    # first start. API processes sharing a database must share this key.
 
     @classmethod
     def from_env(cls, env=None, **overrides):

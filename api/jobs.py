@@ -20,6 +20,7 @@ from pathlib import Path
 from .errors import ApiError
 from .operations import OPERATIONS
 from .runner import AdoptedProcess, RunnerJob, runner_alive
+from .secretbox import SecretBox, SecretError
 from .store import QueueFull, utcnow
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class JobService:
     def __init__(self, settings, store):
         self.settings = settings
         self.store = store
+        self.secrets = SecretBox.from_settings(settings)
         self.controller = controller_id()
         self.work_available = threading.Event()
         self.stopping = threading.Event()
@@ -85,7 +87,7 @@ class JobService:
         token_id, cap = self._queue_cap(token)
         try:
             job = self.store.insert_job(
-                operation=operation.name, status="pending", vars=variables, limit=limit,
+                operation=operation.name, status="pending", vars=self.secrets.seal(variables), limit=limit,
                 target=operation.target(variables, limit), owner=owner, launched_by=launched_by,
                 timeout=operation.timeout, relaunch_of=relaunch_of, ident=uuid.uuid4().hex, token_id=token_id,
                 max_queued=cap)
@@ -133,7 +135,12 @@ class JobService:
         operation = OPERATIONS[job["operation"]]
         runner = RunnerJob(self.settings, job)
         try:
-            runner.prepare(operation.extravars(job["vars"]))
+            variables = self.secrets.open(job["vars"])  # decrypted only into the runner's private extravars
+        except SecretError as exc:
+            self.store.finish_job(job["id"], "error", job_explanation=str(exc))
+            return
+        try:
+            runner.prepare(operation.extravars(variables))
             handle = runner.spawn(operation.playbook, job["limit"])
         except OSError as exc:
             self.store.finish_job(job["id"], "error", job_explanation=f"Could not start ansible-runner: {exc}")

@@ -21,23 +21,32 @@ import sqlalchemy as sa
 from api import create_app
 from api.config import ROOT, Settings
 from api.operations import OPERATIONS, Operation
-from api.schemas import NAME
+from api.schemas import NAME, SECRET_PATHS
 
 PG_URL = os.environ.get("VMM_TEST_POSTGRES", "postgresql+psycopg://vmm_test:vmm_test@127.0.0.1:5432/postgres")
 FINISHED = ("successful", "failed", "error", "canceled")
 
 TEST_SLEEP = Operation(
     name="test_sleep", kind="vm", playbook="tests/jobs_api/playbooks/sleep.yml", timeout=120,
-    description="tests only: sleep, leave a trace, fail on request",
+    description="tests only: sleep, leave a trace (with the secret in it, if any), fail on request",
     schema={"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
         "name": NAME, "seconds": {"type": "integer", "minimum": 0, "maximum": 600}, "marker": NAME,
-        "trace_dir": {"type": "string", "pattern": r"^/[A-Za-z0-9/_.-]+$"}, "fail": {"type": "boolean"}}})
+        "trace_dir": {"type": "string", "pattern": r"^/[A-Za-z0-9/_.-]+$"}, "fail": {"type": "boolean"},
+        "secret": {"type": "string", "pattern": r"^[^\r\n\x00]*$", "maxLength": 256}}})
 
 
 @pytest.fixture
 def test_operations(monkeypatch):
     """Adds test_sleep to the allowlist, for this test only."""
     monkeypatch.setitem(OPERATIONS, "test_sleep", TEST_SLEEP)
+
+
+@pytest.fixture
+def secret_test_var():
+    """test_sleep's `secret` is a secret option (as cloud_init.password is), for this test only."""
+    SECRET_PATHS.add("secret")
+    yield "secret"
+    SECRET_PATHS.discard("secret")
 
 
 @pytest.fixture
