@@ -31,6 +31,7 @@ def create_app(settings=None):
     from .ha_watch import HaWatcher
     from .jobs import JobService
     from .nodes import NodeList
+    from .private import private_data_dir
     from .store import Store
     from .tokens import bp as tokens_bp
     from .vms import VmDirectory
@@ -40,6 +41,7 @@ def create_app(settings=None):
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
+    private_data_dir(settings)
     store = Store(settings.database)
     store.create_schema()
     jobs = JobService(settings, store)

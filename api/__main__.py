@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from datetime import timedelta
 
 from .config import Settings
+from .private import UMASK
 from .store import MAX_EXPIRES_IN, MAX_QUEUED, ROLES, Store, utcnow
 
 
@@ -60,6 +62,7 @@ def parser():
 
 
 def main(argv=None):
+    os.umask(UMASK)  # the database, the jobs' directories and the key are the API user's alone
     args = parser().parse_args(argv)
     settings = Settings.from_env()
     if args.command == "token":

@@ -20,6 +20,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from .private import UMASK
+
 BIN = Path(sys.executable).parent
 FAILED_EVENTS = ("runner_on_failed", "runner_on_unreachable")
 STOP_GRACE = 10  # seconds between SIGTERM (ansible-runner cancels the playbook) and SIGKILL
@@ -68,7 +70,7 @@ class RunnerJob:
         with open(self.log_path, "ab") as log:
             process = subprocess.Popen(self.argv(playbook, limit), cwd=self.settings.project_dir,
                                        env=self.environment(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                       start_new_session=True)
+                                       start_new_session=True, umask=UMASK)
         return ChildProcess(process)
 
     def forget_secrets(self):

@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from . import schemas
+from .private import private_dir, private_file
 
 SEALED = "$fernet"
 
@@ -36,7 +37,7 @@ def load_or_make_key(path):
     Linking fails when the file exists, so a key is never overwritten, even by two processes starting at once."""
     path = Path(path)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -48,8 +49,7 @@ def load_or_make_key(path):
                 os.link(temporary, path)
         finally:
             temporary.unlink()
-    if path.stat().st_mode & 0o077:
-        path.chmod(0o600)
+    private_file(path)
     return path.read_bytes().strip()
 
 

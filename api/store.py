@@ -16,6 +16,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .private import private_dir, private_file
+
 ACTIVE = ("pending", "waiting", "running")
 FINISHED = ("successful", "failed", "error", "canceled")
 STATUSES = ("new", *ACTIVE, *FINISHED)
@@ -119,7 +121,7 @@ class Store:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+                self._private_sqlite_files(Path(self.url.database))
             # Writers take the lock up front (no deadlocked upgrade from a read);
             # readers run outside any transaction, so WAL never blocks them.
             self.engine = self._sqlite_engine(begin="BEGIN IMMEDIATE")
@@ -127,6 +129,15 @@ class Store:
         else:
             self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.reader = self.engine
+
+    @staticmethod
+    def _private_sqlite_files(path):
+        """The database file made 0600 before SQLite opens it (its -wal and -shm files take its mode)."""
+        if not path.parent.exists():
+            private_dir(path.parent)
+        private_file(path, create=True)
+        for suffix in ("-wal", "-shm", "-journal"):
+            private_file(path.with_name(path.name + suffix))
 
     def _sqlite_engine(self, begin):
         engine = sa.create_engine(self.url, connect_args={"timeout": 30})
