@@ -80,8 +80,8 @@ private_log() {
 
 # ensure_api: the API serving in the background (kept if it already answers); its log is root's alone.
 ensure_api() {
+    private_log "$VMM_API_LOG"  # also the log of an API already running
     api_answers && return 0
-    private_log "$VMM_API_LOG"
     (cd "$ROOT" && exec setsid "$VENV/bin/python" -m api serve --host "$VMM_API_HOST" --port "$VMM_API_PORT" \
         </dev/null >>"$VMM_API_LOG" 2>&1) &
     echo $! >"$VMM_API_PIDFILE"
