@@ -34,15 +34,18 @@ def create_app(settings=None):
     from .ha_watch import HaWatcher
     from .jobs import JobService
     from .nodes import NodeList
+    from .private import private_data_dir
     from .quotas import Quotas
     from .schedule import SyncSchedule
     from .store import Store
+    from .tokens import bp as tokens_bp
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
+    private_data_dir(settings)
     store = Store(settings.database)
     store.create_schema()
     directory = Directory(store)
@@ -54,6 +57,7 @@ def create_app(settings=None):
     errors.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(directory_views.bp)
+    app.register_blueprint(tokens_bp)
     app.register_blueprint(meta.bp)
     jobs.start()
     services.ha.start()

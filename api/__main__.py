@@ -1,7 +1,10 @@
 """Command line of the API.
 
     python -m api serve --host 127.0.0.1 --port 8470
-    python -m api token create --user NAME --role admin|user    (the token is the last line)
+    python -m api token create --user NAME --role admin|user [--expires-in DAYS] [--max-queued N]
+                                                                (the token is the last line)
+    python -m api token list [--user NAME]                      (never the tokens themselves)
+    python -m api token revoke ID
     python -m api quota set --user NAME [--vms N] [--vcpus N] [--memory MIB] [--disk GIB]   ('none': no limit)
     python -m api quota show --user NAME
 
@@ -14,17 +17,28 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
+from datetime import timedelta
 
 from .config import Settings
-from .store import ROLES, Store
+from .private import UMASK
+from .store import MAX_EXPIRES_IN, MAX_QUEUED, ROLES, Store, utcnow
 
 
 def _name(value):
     if not re.fullmatch(r"[A-Za-z0-9](\.?[A-Za-z0-9_-])*", value) or len(value) > 64:
         raise argparse.ArgumentTypeError("1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
     return value
+
+
+def _bounded(low, high):
+    def parse(value):
+        if not re.fullmatch(r"[0-9]{1,9}", value) or not low <= int(value) <= high:
+            raise argparse.ArgumentTypeError(f"an integer {low}..{high}")
+        return int(value)
+    return parse
 
 
 def parser():
@@ -39,6 +53,14 @@ def parser():
     create = token_commands.add_parser("create", help="create a user if needed and print a new token for it")
     create.add_argument("--user", required=True, type=_name)
     create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--expires-in", type=_bounded(1, MAX_EXPIRES_IN), metavar="DAYS",
+                        help="the token expires after DAYS days (default: never)")
+    create.add_argument("--max-queued", type=_bounded(1, MAX_QUEUED), metavar="N",
+                        help="jobs pending or waiting at once for this token (default: VMM_API_MAX_QUEUED_PER_TOKEN)")
+    listing = token_commands.add_parser("list", help="list tokens (never the tokens themselves)")
+    listing.add_argument("--user", type=_name)
+    revoke = token_commands.add_parser("revoke", help="revoke a token: refused from its next request on")
+    revoke.add_argument("id", type=_bounded(1, 2 ** 31 - 1))
     quota = commands.add_parser("quota", help="quotas of users (VMs, vCPUs, memory, disk their VMs may hold)")
     quota_commands = quota.add_subparsers(dest="quota_command", required=True)
     show = quota_commands.add_parser("show", help="print a user's quota, usage and what is left (JSON)")
@@ -73,6 +95,7 @@ def quota_command(args, store):
 
 
 def main(argv=None):
+    os.umask(UMASK)  # the database, the jobs' directories and the key are the API user's alone
     args = parser().parse_args(argv)
     settings = Settings.from_env()
     if args.command == "quota":
@@ -82,10 +105,7 @@ def main(argv=None):
     if args.command == "token":
         store = Store(settings.database)
         store.create_schema()
-        user = store.ensure_user(args.user, args.role)
-        print(f"user {user['name']} ({user['role']}); new token:", file=sys.stderr)
-        print(store.create_token(user["id"]))
-        return 0
+        return TOKEN_COMMANDS[args.token_command](store, args, settings)
     import waitress
 
     from . import create_app
@@ -98,6 +118,43 @@ def main(argv=None):
     app.extensions["vmm"].sync.stop()
     app.extensions["vmm"].jobs.stop()
     return 0
+
+
+def token_create(store, args, _settings):
+    user = store.ensure_user(args.user, args.role)
+    expires = utcnow() + timedelta(days=args.expires_in) if args.expires_in else None
+    row, token = store.issue_token(user["id"], expires=expires, max_queued=args.max_queued)
+    print(f"user {user['name']} ({user['role']}); new token {row['id']}"
+          f"{', expires ' + _when(row['expires']) if row['expires'] else ''}:", file=sys.stderr)
+    print(token)
+    return 0
+
+
+def token_list(store, args, settings):
+    _, rows = store.token_rows(user=args.user)
+    table = [("ID", "USER", "ROLE", "CREATED", "EXPIRES", "REVOKED", "LAST USED", "MAX QUEUED")]
+    default = str(settings.max_queued_per_token or "-")
+    table += [(str(row["id"]), row["user"], row["role"], _when(row["created"]), _when(row["expires"]),
+               _when(row["revoked"]), _when(row["last_used"]), str(row["max_queued"] or default)) for row in rows]
+    widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    return 0
+
+
+def token_revoke(store, args, _settings):
+    if not store.revoke_token(args.id):
+        print(f"no token {args.id}", file=sys.stderr)
+        return 1
+    print(f"token {args.id} revoked", file=sys.stderr)
+    return 0
+
+
+def _when(value):
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
+
+
+TOKEN_COMMANDS = {"create": token_create, "list": token_list, "revoke": token_revoke}
 
 
 if __name__ == "__main__":

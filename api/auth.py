@@ -1,4 +1,7 @@
-"""Bearer tokens: `Authorization: Bearer <token>`; the store keeps only their sha256."""
+"""Bearer tokens: `Authorization: Bearer <token>`; the store keeps only their sha256.
+
+Every request looks its token up in the database (no cache): a revoked or expired
+token is refused from the next request on, by every API process."""
 
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ def require_user():
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > 256:
         raise ApiError(401, UNAUTHORIZED)
-    user = current_app.extensions["vmm"].store.user_for_token(token)
-    if user is None:
+    found = current_app.extensions["vmm"].store.user_for_token(token)
+    if found is None:
         raise ApiError(401, UNAUTHORIZED)
-    g.user = user
+    g.user = {"name": found["name"], "role": found["role"]}
+    g.token = {"id": found["token_id"], "max_queued": found["max_queued"]}
 
 
 def require_admin():

@@ -37,6 +37,9 @@ class Settings:
         if not named:
             raise ValueError("no inventory: set VMM_API_INVENTORY or [defaults] inventory in ansible.cfg")
         return str((Path(self.project_dir) / named).resolve())
+    max_queued_per_token: int = 20  # jobs pending or waiting per token (a token may have its own); 0 = no cap
+    secret_key_file: str = ""  # Fernet key of the secrets in jobs' vars; empty: data_dir/secret.key, made at
+    # first start. API processes sharing a database must share this key.
 
     @classmethod
     def from_env(cls, env=None, **overrides):

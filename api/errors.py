@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import jsonify
-from werkzeug.exceptions import HTTPException
+from flask import jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 
 class ApiError(Exception):
-    def __init__(self, status, detail, field=None):
+    def __init__(self, status, detail, field=None, headers=None):
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.field = field
+        self.headers = headers or {}
 
     def response(self):
         body = {"detail": self.detail}
@@ -19,6 +20,7 @@ class ApiError(Exception):
             body["field"] = self.field
         response = jsonify(body)
         response.status_code = self.status
+        response.headers.update(self.headers)
         if self.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="vmm"'
         return response
@@ -30,6 +32,13 @@ def bad_request(field, detail):
 
 def init_app(app):
     app.register_error_handler(ApiError, ApiError.response)
+
+    @app.before_request
+    def _refuse_large_bodies():
+        """413 on every route, also those that never read their body (werkzeug checks only when one is read)."""
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if limit is not None and (request.content_length or 0) > limit:
+            raise RequestEntityTooLarge()
 
     @app.errorhandler(HTTPException)
     def _http_error(error):

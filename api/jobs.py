@@ -17,14 +17,17 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from .errors import ApiError
 from .operations import OPERATIONS
 from .runner import AdoptedProcess, RunnerJob, runner_alive
-from .store import utcnow
+from .secretbox import SecretBox, SecretError
+from .store import QueueFull, utcnow
 
 log = logging.getLogger(__name__)
 
 RUNNER_STATUS = {"successful": "successful", "failed": "failed", "canceled": "canceled", "timeout": "failed"}
 RECOVERY_INTERVAL = 10.0  # seconds between looks for jobs whose API process died
+QUEUE_FULL_RETRY_AFTER = 30  # seconds a client over its cap of queued jobs is told to wait
 
 
 def _process_start_time(pid):
@@ -53,6 +56,7 @@ class JobService:
         self.settings = settings
         self.store = store
         self.directory = directory
+        self.secrets = SecretBox.from_settings(settings)
         self.controller = controller_id()
         self.work_available = threading.Event()
         self.stopping = threading.Event()
@@ -79,12 +83,27 @@ class JobService:
 
     # requests
 
-    def submit(self, operation, variables, limit, launched_by, owner, relaunch_of=None):
-        job = self.store.insert_job(operation=operation.name, status="pending", vars=variables, limit=limit,
-                                    target=operation.target(variables, limit), owner=owner, launched_by=launched_by,
-                                    timeout=operation.timeout, relaunch_of=relaunch_of, ident=uuid.uuid4().hex)
+    def submit(self, operation, variables, limit, launched_by, owner, relaunch_of=None, token=None):
+        """Queue a job; `token` ({"id", "max_queued"}) is the submitter's, whose cap of queued jobs applies."""
+        token_id, cap = self._queue_cap(token)
+        try:
+            job = self.store.insert_job(
+                operation=operation.name, status="pending", vars=self.secrets.seal(variables), limit=limit,
+                target=operation.target(variables, limit), owner=owner, launched_by=launched_by,
+                timeout=operation.timeout, relaunch_of=relaunch_of, ident=uuid.uuid4().hex, token_id=token_id,
+                max_queued=cap)
+        except QueueFull as full:
+            raise ApiError(429, f"This token has {full.cap} jobs queued (pending or waiting), its cap: wait for "
+                                "some to start (an admin may give a token a higher max_queued).",
+                           headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER)}) from None
         self.work_available.set()
         return job
+
+    def _queue_cap(self, token):
+        if token is None:
+            return None, None
+        cap = token["max_queued"] or self.settings.max_queued_per_token
+        return token["id"], cap or None
 
     def cancel(self, job_id):
         """True if the job was canceled or will be; False if it had already ended."""
@@ -117,7 +136,12 @@ class JobService:
         operation = OPERATIONS[job["operation"]]
         runner = RunnerJob(self.settings, job)
         try:
-            runner.prepare(operation.extravars(job["vars"]), vm_source=operation.vm_source)
+            variables = self.secrets.open(job["vars"])  # decrypted only into the runner's private extravars
+        except SecretError as exc:
+            self.store.finish_job(job["id"], "error", job_explanation=str(exc))
+            return
+        try:
+            runner.prepare(operation.extravars(variables), vm_source=operation.vm_source)
             handle = runner.spawn(operation.playbook, job["limit"])
         except (OSError, ValueError) as exc:
             self.store.finish_job(job["id"], "error", job_explanation=f"Could not start ansible-runner: {exc}")

@@ -8,6 +8,7 @@ import functools
 from .directory_store import QUOTA_LIMITS
 from .operations import LIMIT, OPERATIONS
 from .store import STATUSES
+from .tokens import TOKEN_CREATE
 from .validation import NAME_RE
 
 STRING = {"type": "string"}
@@ -67,10 +68,31 @@ def _job_create(operation):
     return body
 
 
+def _token_schema(with_token=False):
+    schema = {"type": "object", "required": ["id", "user", "role", "created", "expires", "revoked", "last_used",
+                                             "max_queued", "active"], "properties": {
+        "id": {"type": "integer"}, "user": STRING, "role": STRING, "created": TIME, "expires": TIME,
+        "revoked": TIME, "last_used": TIME, "max_queued": {"type": "integer", "nullable": True},
+        "active": {"type": "boolean"}}}
+    if with_token:
+        schema["required"].append("token")
+        schema["properties"]["token"] = {"type": "string", "description": "shown this once; keep it"}
+    return schema
+
+
+def _too_many():
+    return {**_error("Too many jobs queued for this token"), "headers": {
+        "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}}
+
+
 def _parameters(*names):
     known = {
         "job_id": {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1,
                                                                               "maximum": 2 ** 31 - 1}},
+        "token_id": {"name": "token_id", "in": "path", "required": True,
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 31 - 1}},
+        "user": {"name": "user", "in": "query", "description": "only this user's tokens",
+                 "schema": {"type": "string", "pattern": NAME_RE.pattern, "maxLength": 64}},
         "page": {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 999999999}},
         "page_size": {"name": "page_size", "in": "query",
                       "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
@@ -129,6 +151,27 @@ def _directory_paths():
     }
 
 
+def _token_paths():
+    return {
+        "/api/v1/tokens": {
+            "get": {"summary": "Tokens (admins: all; users: their own), oldest first; never the tokens themselves",
+                    "parameters": _parameters("user", "page", "page_size"),
+                    "responses": {"200": _json(_page(_ref("Token"))), "400": ERRORS["400"], "401": ERRORS["401"]}},
+            "post": {"summary": "Create a token, and its user if needed (admin); the token is shown once",
+                     "requestBody": {"required": True,
+                                     "content": {"application/json": {"schema": _ref("TokenCreate")}}},
+                     "responses": {"201": _json(_ref("TokenCreated"), "Created"), "400": ERRORS["400"],
+                                   "401": ERRORS["401"], "403": ERRORS["403"],
+                                   "409": _error("The user exists with another role"), "413": _error("Body too large"),
+                                   "415": _error("Not JSON")}}},
+        "/api/v1/tokens/{token_id}": {"delete": {
+            "summary": "Revoke a token (admins: any; users: their own); it stays listed as revoked",
+            "parameters": _parameters("token_id"),
+            "responses": {"204": {"description": "Revoked (or already revoked)"}, "401": ERRORS["401"],
+                          "404": _error("No such token (or not yours)")}}},
+    }
+
+
 @functools.cache
 def openapi_document():
     job = _ref("Job")
@@ -150,7 +193,7 @@ def openapi_document():
                     "responses": {"200": _json(_page(job)), "400": ERRORS["400"], "401": ERRORS["401"]}},
             "post": {"summary": "Launch an operation as a job",
                      "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("JobCreate")}}},
-                     "responses": {**accepted, "413": _error("Body too large"),
+                     "responses": {**accepted, "413": _error("Body too large"), "429": _too_many(),
                                    "415": _error("Not JSON")}}},
         "/api/v1/jobs/{job_id}": {"get": {"summary": "One job", "parameters": _parameters("job_id"),
                                           "responses": {"200": _json(job), **ERRORS}}},
@@ -167,12 +210,16 @@ def openapi_document():
             "responses": {**accepted, "409": _error("The job has already ended")}}},
         "/api/v1/jobs/{job_id}/relaunch": {"post": {
             "summary": "Run a job's operation again with the same vars", "parameters": _parameters("job_id"),
-            "responses": accepted}},
+            "responses": {**accepted, "429": _too_many()}}},
+        **_token_paths(),
         **_directory_paths(),
     }
     schemas = {
         "Error": {"type": "object", "required": ["detail"], "properties": {"detail": STRING, "field": STRING}},
         "Job": _job_schema(),
+        "Token": _token_schema(),
+        "TokenCreated": _token_schema(with_token=True),
+        "TokenCreate": copy.deepcopy(TOKEN_CREATE),
         "Event": {"type": "object", "properties": {
             "id": {"type": "integer"}, "counter": {"type": "integer"}, "event": STRING, "uuid": NULLABLE_STRING,
             "created": TIME, "host": NULLABLE_STRING, "task": NULLABLE_STRING, "failed": {"type": "boolean"},

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .inert import inert_yaml
+from .private import UMASK
 
 BIN = Path(sys.executable).parent
 FAILED_EVENTS = ("runner_on_failed", "runner_on_unreachable")
@@ -85,7 +86,7 @@ class RunnerJob:
         with open(self.log_path, "ab") as log:
             process = subprocess.Popen(self.argv(playbook, limit), cwd=self.settings.project_dir,
                                        env=self.environment(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                       start_new_session=True)
+                                       start_new_session=True, umask=UMASK)
         return ChildProcess(process)
 
     def forget_secrets(self):

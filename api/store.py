@@ -11,18 +11,23 @@ from __future__ import annotations
 import hashlib
 import secrets
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .directory_store import DirectoryStore, directory_metadata
+from .private import private_dir, private_file
 
 ACTIVE = ("pending", "waiting", "running")
 FINISHED = ("successful", "failed", "error", "canceled")
 STATUSES = ("new", *ACTIVE, *FINISHED)
 ROLES = ("admin", "user")
+QUEUED = ("pending", "waiting")  # what a token's max_queued counts
+MAX_EXPIRES_IN = 3650  # days a token may be made to last (or forever: no expiry)
+MAX_QUEUED = 100000  # the highest max_queued of a token
+LAST_USED_GRAIN = timedelta(minutes=1)  # a token's last_used is written at most this often
 
 metadata = sa.MetaData()
 
@@ -40,6 +45,11 @@ tokens = sa.Table(
     sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("digest", sa.String(64), nullable=False, unique=True),  # sha256 of the token; the token is never stored
     sa.Column("created", sa.DateTime, nullable=False),
+    # added after the first release: nullable, so add_missing_columns() can add them to an existing table
+    sa.Column("expires", sa.DateTime),  # none: never
+    sa.Column("revoked", sa.DateTime),
+    sa.Column("last_used", sa.DateTime),  # to the minute (see LAST_USED_GRAIN)
+    sa.Column("max_queued", sa.Integer),  # none: Settings.max_queued_per_token
 )
 
 jobs = sa.Table(
@@ -66,6 +76,8 @@ jobs = sa.Table(
     sa.Column("controller", sa.String(255)),  # host:pid:start-time of the API process running it
     sa.Column("runner_pid", sa.Integer),
     sa.Column("ident", sa.String(64)),
+    sa.Column("token_id", sa.Integer),  # the token that submitted it (none: the API itself); no foreign key,
+    # so the history outlives a token's row
     sa.Index("jobs_status_id", "status", "id"),
     sa.Index("jobs_target_id", "target", "id"),
 )
@@ -97,13 +109,21 @@ def token_digest(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class QueueFull(Exception):
+    """A token already has its cap of queued jobs."""
+
+    def __init__(self, cap):
+        super().__init__(f"{cap} jobs queued")
+        self.cap = cap
+
+
 class Store(DirectoryStore):
     def __init__(self, url):
         self.url = sa.engine.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             if self.url.database and self.url.database != ":memory:":
-                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+                self._private_sqlite_files(Path(self.url.database))
             # Writers take the lock up front (no deadlocked upgrade from a read);
             # readers run outside any transaction, so WAL never blocks them.
             self.engine = self._sqlite_engine(begin="BEGIN IMMEDIATE")
@@ -111,6 +131,15 @@ class Store(DirectoryStore):
         else:
             self.engine = sa.create_engine(self.url, pool_size=10, max_overflow=20, pool_pre_ping=True)
             self.reader = self.engine
+
+    @staticmethod
+    def _private_sqlite_files(path):
+        """The database file made 0600 before SQLite opens it (its -wal and -shm files take its mode)."""
+        if not path.parent.exists():
+            private_dir(path.parent)
+        private_file(path, create=True)
+        for suffix in ("-wal", "-shm", "-journal"):
+            private_file(path.with_name(path.name + suffix))
 
     def _sqlite_engine(self, begin):
         engine = sa.create_engine(self.url, connect_args={"timeout": 30})
@@ -131,6 +160,23 @@ class Store(DirectoryStore):
     def create_schema(self):
         metadata.create_all(self.engine)
         directory_metadata.create_all(self.engine)
+        self.add_missing_columns()
+
+    def add_missing_columns(self):
+        """Columns added to a table after a database was made: ALTER TABLE ... ADD COLUMN each one missing.
+
+        Idempotent, on SQLite and PostgreSQL; only nullable columns without defaults are ever added this way."""
+        with self.engine.begin() as conn:
+            inspector = sa.inspect(conn)
+            for table in (*metadata.sorted_tables, *directory_metadata.sorted_tables):
+                present = {column["name"] for column in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name in present:
+                        continue
+                    assert column.nullable and column.server_default is None, f"{table.name}.{column.name}"
+                    kind = column.type.compile(dialect=conn.dialect)
+                    maybe = "" if self.is_sqlite else "IF NOT EXISTS "  # another process may be adding it too
+                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN {maybe}"{column.name}" {kind}')
 
     def dispose(self):
         self.engine.dispose()
@@ -156,26 +202,88 @@ class Store(DirectoryStore):
                 conn.execute(users.update().where(users.c.id == row.id).values(role=role))
             return dict(conn.execute(sa.select(users).where(users.c.name == name)).one()._mapping)
 
-    def create_token(self, user_id):
+    def user_role(self, name):
+        """The role of the user called `name`; None if there is none."""
+        with self._read() as conn:
+            return conn.execute(sa.select(users.c.role).where(users.c.name == name)).scalar()
+
+    def create_token(self, user_id, expires=None, max_queued=None):
+        return self.issue_token(user_id, expires, max_queued)[1]
+
+    def issue_token(self, user_id, expires=None, max_queued=None):
+        """(the token's row as token_rows() gives it, the token): the only time the token is known."""
         token = "vmm_" + secrets.token_urlsafe(32)
         with self.engine.begin() as conn:
-            conn.execute(tokens.insert().values(user_id=user_id, digest=token_digest(token), created=utcnow()))
-        return token
+            token_id = conn.execute(tokens.insert().values(
+                user_id=user_id, digest=token_digest(token), created=utcnow(), expires=expires,
+                max_queued=max_queued)).inserted_primary_key[0]
+        return self.token_rows(token_id=token_id)[1][0], token
 
     def user_for_token(self, token):
-        query = (sa.select(users.c.name, users.c.role).select_from(tokens.join(users))
-                 .where(tokens.c.digest == token_digest(token)))
+        """The user, role, token id and max_queued of a token neither revoked nor expired, else None.
+
+        Read from the database on every call: a revocation or an expiry counts at once."""
+        now = utcnow()
+        query = (sa.select(users.c.name, users.c.role, tokens.c.id.label("token_id"), tokens.c.max_queued,
+                           tokens.c.last_used).select_from(tokens.join(users))
+                 .where(tokens.c.digest == token_digest(token), tokens.c.revoked.is_(None),
+                        sa.or_(tokens.c.expires.is_(None), tokens.c.expires > now)))
         with self._read() as conn:
             row = conn.execute(query).first()
-        return dict(row._mapping) if row else None
+        if row is None:
+            return None
+        if row.last_used is None or now - row.last_used >= LAST_USED_GRAIN:
+            with self.engine.begin() as conn:
+                conn.execute(tokens.update().where(tokens.c.id == row.token_id).values(last_used=now))
+        found = dict(row._mapping)
+        del found["last_used"]
+        return found
+
+    def token_rows(self, user=None, token_id=None, offset=0, limit=None):
+        """(count, tokens) oldest first, with their user's name and role; never a token or its digest."""
+        where = []
+        if user is not None:
+            where.append(users.c.name == user)
+        if token_id is not None:
+            where.append(tokens.c.id == token_id)
+        columns = (tokens.c.id, users.c.name.label("user"), users.c.role, tokens.c.created, tokens.c.expires,
+                   tokens.c.revoked, tokens.c.last_used, tokens.c.max_queued)
+        joined = tokens.join(users)
+        with self._read() as conn:
+            count = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar()
+            rows = conn.execute(sa.select(*columns).select_from(joined).where(*where).order_by(tokens.c.id)
+                                .offset(offset).limit(limit)).all()
+        return count, [dict(row._mapping) for row in rows]
+
+    def revoke_token(self, token_id):
+        """Revoke a token (kept, for the record, with the time it was first revoked); False if there is none."""
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(tokens.c.id).where(tokens.c.id == token_id)).first() is not None
+            conn.execute(tokens.update().where(tokens.c.id == token_id, tokens.c.revoked.is_(None))
+                         .values(revoked=utcnow()))
+        return exists
 
     # jobs
 
-    def insert_job(self, **fields):
+    def insert_job(self, max_queued=None, **fields):
+        """Insert a job; QueueFull if its token_id already has `max_queued` jobs queued (none: no cap).
+
+        The count and the insert are one transaction, with the token's row locked on PostgreSQL
+        (SQLite's BEGIN IMMEDIATE locks the whole database): concurrent submissions never pass the cap."""
         with self.engine.begin() as conn:
+            if max_queued is not None and fields.get("token_id") is not None:
+                self._check_queue(conn, fields["token_id"], max_queued)
             job_id = conn.execute(jobs.insert().values(created=utcnow(), job_explanation="", cancel_requested=False,
                                                        **fields)).inserted_primary_key[0]
         return self.get_job(job_id)
+
+    def _check_queue(self, conn, token_id, max_queued):
+        if not self.is_sqlite:
+            conn.execute(sa.select(tokens.c.id).where(tokens.c.id == token_id).with_for_update())
+        queued = conn.execute(sa.select(sa.func.count()).select_from(jobs).where(
+            jobs.c.token_id == token_id, jobs.c.status.in_(QUEUED))).scalar()
+        if queued >= max_queued:
+            raise QueueFull(max_queued)
 
     def get_job(self, job_id):
         with self._read() as conn:

@@ -52,24 +52,34 @@ def job_request(body):
 
 
 def check_vars(operation, variables):
-    validator = Draft202012Validator(OPERATIONS[operation].schema)
-    errors = sorted(validator.iter_errors(variables), key=lambda e: (list(e.absolute_path), e.message))
+    check_schema(OPERATIONS[operation].schema, variables, "vars")
+
+
+def check_schema(schema, value, prefix):
+    """ApiError(400) naming the first field of `value` (called `prefix`) that `schema` refuses."""
+    validator = Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.message))
     if not errors:
         return
     error = errors[0]
-    path = "vars" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    path = prefix + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    path = path.lstrip(".") or "body"
     if error.validator == "additionalProperties":
         known = error.schema.get("properties", {})
         extra = sorted(str(key) for key in error.instance if key not in known)
-        raise bad_request(f"{path}.{extra[0][:64]}", f"unknown option (known: {', '.join(known) or 'none'})")
+        raise bad_request(_member(path, extra[0][:64]), f"unknown option (known: {', '.join(known) or 'none'})")
     if error.validator == "required":
         missing = [key for key in error.validator_value if key not in error.instance]
-        raise bad_request(f"{path}.{missing[0]}", "is required")
+        raise bad_request(_member(path, missing[0]), "is required")
     if error.validator == "pattern":
         raise bad_request(path, f"must be {error.schema.get('description') or 'like ' + error.schema['pattern']}")
     if error.validator == "oneOf" and path.startswith("vars.networks"):
         raise bad_request(path, "a NIC has either network or bridge")
     raise bad_request(path, error.message[:300])
+
+
+def _member(path, key):
+    return key if path == "body" else f"{path}.{key}"
 
 
 def page_args(args, settings):

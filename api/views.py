@@ -96,7 +96,8 @@ def job_create():
     operation, variables, limit = validation.job_request(validation.json_body(request))
     with services().access.admission:
         variables, owner = services().access.admit(g.user, operation, variables)
-        job = services().jobs.submit(operation, variables, limit, launched_by=g.user["name"], owner=owner)
+        job = services().jobs.submit(operation, variables, limit, launched_by=g.user["name"], owner=owner,
+                                     token=g.token)
     return _accepted(job)
 
 
@@ -174,5 +175,5 @@ def job_relaunch(job_id):
     with services().access.admission:
         variables, owner = services().access.admit(g.user, operation, job["vars"])
         relaunched = services().jobs.submit(operation, variables, job["limit"], launched_by=g.user["name"],
-                                            owner=owner, relaunch_of=job_id)
+                                            owner=owner, relaunch_of=job_id, token=g.token)
     return _accepted(relaunched)

@@ -70,10 +70,18 @@ VMM_API_PIDFILE=/run/vmm-api.pid
 api_answers() { python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
     "$VMM_API_URL/api/v1/openapi.json" 2>/dev/null; }
 
-# ensure_api: the API serving in the background (kept if it already answers).
+# private_log FILE: FILE made if missing and 0600 (an existing one's mode fixed). Its directory keeps
+# its mode: /var/log/vmm also holds the VMs' console logs.
+private_log() {
+    mkdir -p "$(dirname "$1")"
+    (umask 077 && : >>"$1")
+    chmod 0600 "$1"
+}
+
+# ensure_api: the API serving in the background (kept if it already answers); its log is root's alone.
 ensure_api() {
+    private_log "$VMM_API_LOG"  # also the log of an API already running
     api_answers && return 0
-    mkdir -p "$(dirname "$VMM_API_LOG")"
     (cd "$ROOT" && exec setsid "$VENV/bin/python" -m api serve --host "$VMM_API_HOST" --port "$VMM_API_PORT" \
         </dev/null >>"$VMM_API_LOG" 2>&1) &
     echo $! >"$VMM_API_PIDFILE"

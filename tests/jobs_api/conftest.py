@@ -23,23 +23,32 @@ import sqlalchemy as sa
 from api import create_app
 from api.config import ROOT, Settings
 from api.operations import OPERATIONS, Operation
-from api.schemas import NAME
+from api.schemas import NAME, SECRET_PATHS
 
 PG_URL = os.environ.get("VMM_TEST_POSTGRES", "postgresql+psycopg://vmm_test:vmm_test@127.0.0.1:5432/postgres")
 FINISHED = ("successful", "failed", "error", "canceled")
 
 TEST_SLEEP = Operation(
     name="test_sleep", kind="vm", playbook="tests/jobs_api/playbooks/sleep.yml", timeout=120,
-    description="tests only: sleep, leave a trace, fail on request",
+    description="tests only: sleep, leave a trace (with the secret in it, if any), fail on request",
     schema={"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
         "name": NAME, "seconds": {"type": "integer", "minimum": 0, "maximum": 600}, "marker": NAME,
-        "trace_dir": {"type": "string", "pattern": r"^/[A-Za-z0-9/_.-]+$"}, "fail": {"type": "boolean"}}})
+        "trace_dir": {"type": "string", "pattern": r"^/[A-Za-z0-9/_.-]+$"}, "fail": {"type": "boolean"},
+        "secret": {"type": "string", "pattern": r"^[^\r\n\x00]*$", "maxLength": 256}}})
 
 
 @pytest.fixture
 def test_operations(monkeypatch):
     """Adds test_sleep to the allowlist, for this test only."""
     monkeypatch.setitem(OPERATIONS, "test_sleep", TEST_SLEEP)
+
+
+@pytest.fixture
+def secret_test_var():
+    """test_sleep's `secret` is a secret option (as cloud_init.password is), for this test only."""
+    SECRET_PATHS.add("secret")
+    yield "secret"
+    SECRET_PATHS.discard("secret")
 
 
 @pytest.fixture
@@ -104,6 +113,9 @@ class Client:
     def post(self, path, body=None, **kwargs):
         return self.http.post(path, headers=self.headers, json=body, **kwargs)
 
+    def delete(self, path, **kwargs):
+        return self.http.delete(path, headers=self.headers, **kwargs)
+
     def submit(self, operation, variables=None, limit=None, expect=202):
         body = {"operation": operation, "vars": variables or {}}
         if limit:
@@ -156,10 +168,13 @@ class ApiServer:
         self.log_path = log_path or (data_dir.parent / f"api-{self.port}.log")
         self.process = None
 
-    def token(self, user, role):
-        out = subprocess.run([sys.executable, "-m", self.module, "token", "create", "--user", user, "--role", role],
-                             cwd=ROOT, env=self.env, capture_output=True, text=True, check=True)
-        return out.stdout.strip().splitlines()[-1]
+    def token(self, user, role, *options):
+        return self.cli("token", "create", "--user", user, "--role", role, *options).stdout.strip().splitlines()[-1]
+
+    def cli(self, *argv, check=True):
+        """`python -m api ARGV...` with this server's settings."""
+        return subprocess.run([sys.executable, "-m", self.module, *argv], cwd=ROOT, env=self.env, capture_output=True,
+                              text=True, check=check)
 
     def start(self):
         with open(self.log_path, "ab") as log:
