@@ -107,6 +107,51 @@ def wait_for(predicate, timeout=60, interval=0.5, what="condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+ENDED = ("successful", "failed", "error", "canceled")
+
+
+class LabApi:
+    """The jobs API (in this process, real ansible-runner workers) on a lab inventory, as admin."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+        store = app.extensions["vmm"].store
+        self.headers = {"Authorization": f"Bearer {store.create_token(store.ensure_user('admin', 'admin')['id'])}"}
+
+    def submit(self, operation, variables):
+        response = self.client.post("/api/v1/jobs", json={"operation": operation, "vars": variables},
+                                    headers=self.headers)
+        assert response.status_code == 202, response.get_json()
+        return response.get_json()["id"]
+
+    def job(self, job_id):
+        return self.client.get(f"/api/v1/jobs/{job_id}", headers=self.headers).get_json()
+
+    def jobs(self, **filters):
+        return self.client.get("/api/v1/jobs", query_string=filters, headers=self.headers).get_json()["results"]
+
+    def stdout(self, job_id):
+        return self.client.get(f"/api/v1/jobs/{job_id}/stdout", headers=self.headers).get_data(as_text=True)
+
+    def wait(self, job_id, timeout=300):
+        """The job once it has ended, whatever its status."""
+        return wait_for(lambda: (j := self.job(job_id))["status"] in ENDED and j, timeout=timeout,
+                        interval=0.3, what=f"job {job_id}")
+
+    def ok(self, job_id, timeout=300):
+        """The job once it has ended, which must be successfully."""
+        job = self.wait(job_id, timeout)
+        assert job["status"] == "successful", (job, self.stdout(job_id)[-3000:])
+        return job
+
+    def vm(self, name):
+        """The VM as the API's directory has it."""
+        response = self.client.get(f"/api/v1/vms/{name}", headers=self.headers)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+
 @pytest.fixture(scope="session")
 def lab_up():
     lab("down", check=False)

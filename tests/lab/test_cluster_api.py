@@ -6,44 +6,16 @@ import pytest
 
 from api import create_app
 from api.config import Settings
-from tests.lab.conftest import lab, wait_for
-
-ENDED = {"successful", "failed", "error", "canceled"}
-
-
-class Api:
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-        store = app.extensions["vmm"].store
-        self.headers = {"Authorization": f"Bearer {store.create_token(store.ensure_user('admin', 'admin')['id'])}"}
-
-    def submit(self, operation, variables):
-        response = self.client.post("/api/v1/jobs", json={"operation": operation, "vars": variables},
-                                    headers=self.headers)
-        assert response.status_code == 202, response.get_json()
-        return response.get_json()["id"]
-
-    def job(self, job_id):
-        return self.client.get(f"/api/v1/jobs/{job_id}", headers=self.headers).get_json()
-
-    def wait(self, job_id, timeout=300):
-        job = wait_for(lambda: (j := self.job(job_id))["status"] in ENDED and j, timeout=timeout,
-                       what=f"job {job_id}")
-        stdout = self.client.get(f"/api/v1/jobs/{job_id}/stdout", headers=self.headers).get_data(as_text=True)
-        assert job["status"] == "successful", (job, stdout[-3000:])
-        return job, stdout
-
-    def jobs(self, **filters):
-        return self.client.get("/api/v1/jobs", query_string=filters, headers=self.headers).get_json()["results"]
+from tests.lab.conftest import LabApi, lab, wait_for
 
 
 @pytest.fixture
 def api(cluster, tmp_path):
     settings = Settings(database=f"sqlite:///{tmp_path / 'api.db'}", data_dir=tmp_path / "data",
-                        inventory=str(cluster.inventory), workers=2, poll_interval=0.2, ha_interval=1.0)
+                        inventory=str(cluster.inventory), workers=2, poll_interval=0.2, ha_interval=1.0,
+                        sync_interval=0)
     app = create_app(settings)
-    yield Api(app)
+    yield LabApi(app)
     app.extensions["vmm"].ha.stop()
     app.extensions["vmm"].jobs.stop()
 
@@ -52,27 +24,28 @@ def test_cluster_operations_and_ha_through_the_api(cluster, api):
     names = {op["name"] for op in api.client.get("/api/v1/operations", headers=api.headers).get_json()["results"]}
     assert {"node_bootstrap", "vm_migrate", "node_drain", "cluster_heal"} <= names
 
-    job, _ = api.wait(api.submit("vm_create", {"name": "apiha1", "image": "tiny", "memory": 128, "ha": True,
+    job = api.ok(api.submit("vm_create", {"name": "apiha1", "image": "tiny", "memory": 128, "ha": True,
                                                "cluster": "lab"}))
     home = job["artifacts"]["node"]
     assert cluster.where("apiha1") == [home]
     other = next(node for node in cluster.nodes("lab") if node != home)
 
-    job, _ = api.wait(api.submit("vm_migrate", {"name": "apiha1", "target": other}))
+    job = api.ok(api.submit("vm_migrate", {"name": "apiha1", "target": other}))
     assert job["target"] == "vm:apiha1"
     assert [(m["name"], m["from"], m["to"]) for m in job["artifacts"]["moves"]] == [("apiha1", home, other)]
     assert cluster.where("apiha1") == [other]
 
-    job, _ = api.wait(api.submit("node_drain", {"node": home, "maintenance": True}))
+    job = api.ok(api.submit("node_drain", {"node": home, "maintenance": True}))
     assert job["target"] == f"node:{home}"
-    api.wait(api.submit("node_drain", {"node": home, "maintenance": False}))
+    api.ok(api.submit("node_drain", {"node": home, "maintenance": False}))
 
     # The node dies; the watcher notices on its own and runs cluster_heal as a job.
     lab("fault", other, "power")
     try:
         heal = wait_for(lambda: api.jobs(operation="cluster_heal", launched_by="ha-watcher"), timeout=60,
                         what="the HA watcher's cluster_heal job")[0]
-        job, stdout = api.wait(heal["id"])
+        job = api.ok(heal["id"])
+        stdout = api.stdout(heal["id"])
         assert job["launched_by"] == "ha-watcher"
         # Every HA VM of the dead node comes back (earlier tests may have left one there too).
         (restart,) = [r for r in job["artifacts"]["restarted"] if r["name"] == "apiha1"]
@@ -86,9 +59,9 @@ def test_cluster_operations_and_ha_through_the_api(cluster, api):
     wait_for(lambda: len(api.jobs(operation="cluster_heal", launched_by="ha-watcher")) == 2, timeout=60,
              what="the second cluster_heal job")
     second = api.jobs(operation="cluster_heal", launched_by="ha-watcher")[0]
-    job, _ = api.wait(second["id"])
+    job = api.ok(second["id"])
     assert "apiha1" in [r["name"] for r in job["artifacts"]["released"]]
     assert cluster.where("apiha1") == [restart["to"]]
 
-    api.wait(api.submit("vm_delete", {"name": "apiha1"}))
+    api.ok(api.submit("vm_delete", {"name": "apiha1"}))
     assert cluster.where("apiha1") == []

@@ -22,7 +22,7 @@ import pytest
 from api import create_app
 from api.config import Settings
 from tests.jobs_api.conftest import ApiServer, postgres_url, sqlite_url  # noqa: F401 - fixtures used here
-from tests.lab.conftest import BOOTSTRAP_VARS, LAB_DIR, Lab, lab, wait_for
+from tests.lab.conftest import BOOTSTRAP_VARS, LAB_DIR, Lab, LabApi, lab, wait_for
 
 HOLDS = LAB_DIR / "holds"
 FINISHED = ("successful", "failed", "error", "canceled")
@@ -121,50 +121,13 @@ def lab_nodes():
     lab("down")
 
 
-class Api:
-    """The jobs API (in this process, real ansible-runner workers) on the lab's inventory, as admin."""
-
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-        store = app.extensions["vmm"].store
-        self.headers = {"Authorization": f"Bearer {store.create_token(store.ensure_user('admin', 'admin')['id'])}"}
-
-    def submit(self, operation, variables):
-        response = self.client.post("/api/v1/jobs", json={"operation": operation, "vars": variables},
-                                    headers=self.headers)
-        assert response.status_code == 202, response.get_json()
-        return response.get_json()["id"]
-
-    def job(self, job_id):
-        return self.client.get(f"/api/v1/jobs/{job_id}", headers=self.headers).get_json()
-
-    def wait(self, job_id, timeout=300):
-        return wait_for(lambda: (j := self.job(job_id))["status"] in FINISHED and j, timeout=timeout,
-                        interval=0.3, what=f"job {job_id}")
-
-    def stdout(self, job_id):
-        return self.client.get(f"/api/v1/jobs/{job_id}/stdout", headers=self.headers).get_data(as_text=True)
-
-    def vm(self, name):
-        """The VM as the API's directory has it."""
-        response = self.client.get(f"/api/v1/vms/{name}", headers=self.headers)
-        assert response.status_code == 200, response.get_json()
-        return response.get_json()
-
-    def ok(self, job_id):
-        job = self.wait(job_id)
-        assert job["status"] == "successful", (job, self.stdout(job_id)[-3000:])
-        return job
-
-
 @pytest.fixture
 def lab_api(lab_nodes, tmp_path):
     settings = Settings(database=f"sqlite:///{tmp_path / 'api.db'}", data_dir=tmp_path / "data",
                         inventory=str(lab_nodes.inventory), workers=2, poll_interval=0.2, ha_interval=0,
                         sync_interval=0)
     app = create_app(settings)
-    yield Api(app)
+    yield LabApi(app)
     app.extensions["vmm"].jobs.stop()
     app.extensions["vmm"].store.dispose()
 
