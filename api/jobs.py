@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .errors import ApiError
 from .operations import OPERATIONS
-from .runner import AdoptedProcess, RunnerJob, runner_alive
+from .runner import AdoptedProcess, RunnerJob, find_runner, runner_alive
 from .secretbox import SecretBox, SecretError
 from .store import QueueFull, utcnow
 
@@ -209,9 +209,15 @@ class JobService:
             runner = RunnerJob(self.settings, job)
             # all events again: the stored ones are ignored, and the runner learns the failure and stats
             self.store.add_events(job["id"], runner.new_events())
-            if job["status"] == "running" and job["runner_pid"] and runner_alive(job["runner_pid"], job["ident"]):
-                log.info("job %s: adopting its runner (pid %s)", job["id"], job["runner_pid"])
-                handle = AdoptedProcess(job["runner_pid"])
+            # a job still `waiting` may have had its runner started just before its API process died
+            pid = job["runner_pid"] or find_runner(job["ident"])
+            if pid and runner_alive(pid, job["ident"]):
+                log.info("job %s: adopting its runner (pid %s)", job["id"], pid)
+                if job["status"] != "running":
+                    self.store.update_job(job["id"], status="running", started=job["started"] or utcnow(),
+                                          runner_pid=pid)
+                    job = self.store.get_job(job["id"])
+                handle = AdoptedProcess(pid)
                 threading.Thread(target=self._watch, args=(job, runner, handle), daemon=True,
                                  name=f"vmm-job-adopted-{job['id']}").start()
             elif runner.outcome() is not None:

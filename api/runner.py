@@ -215,3 +215,15 @@ def runner_alive(pid, ident):
     except OSError:
         return False
     return ident.encode() in cmdline
+
+
+def find_runner(ident):
+    """The pid of the live ansible-runner of the job `ident` (the leader of its own session), if any."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getsid(pid) == pid and runner_alive(pid, ident):
+                return pid
+    return None

@@ -82,8 +82,8 @@ def make_app(tmp_path):
     def make(database, workers=2, **overrides):
         overrides.setdefault("ha_interval", 0)
         overrides.setdefault("sync_interval", 0)
-        settings = Settings(database=database, data_dir=tmp_path / f"data{len(apps)}", workers=workers,
-                            poll_interval=0.2, **overrides)
+        overrides.setdefault("data_dir", tmp_path / f"data{len(apps)}")
+        settings = Settings(database=database, workers=workers, poll_interval=0.2, **overrides)
         app = create_app(settings)
         app.testing = True
         apps.append(app)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from api.operations import OPERATIONS
+from api.runner import RunnerJob
 
 from .conftest import Client, make_token
 
@@ -117,3 +121,25 @@ def test_restart_marks_a_job_whose_runner_died_too(servers, sqlite_url):
     status, relaunched = _http(second, token, "POST", f"/api/v1/jobs/{job['id']}/relaunch")
     assert status == 202 and relaunched["relaunch_of"] == job["id"]
     assert _wait(second, token, relaunched["id"], ("successful", "failed", "error"))["status"] == "successful"
+
+
+def test_restart_adopts_a_runner_started_just_before_its_api_died(make_app, sqlite_url, test_operations, tmp_path):
+    """The gap between starting a job's runner and recording it: the row says `waiting`, no runner pid."""
+    trace = tmp_path / "trace"
+    trace.mkdir()
+    first = make_app(sqlite_url, workers=0)
+    store = first.extensions["vmm"].store
+    admin = Client(first, make_token(first, "admin", "admin"))
+    job = admin.submit("test_sleep", {"name": "gap", "seconds": 2, "marker": "gap", "trace_dir": str(trace)})
+    store.update_job(job["id"], status="waiting", controller=f"{socket.gethostname()}:999999999:0:gone")
+    claimed = store.get_job(job["id"])
+    runner = RunnerJob(first.extensions["vmm"].settings, claimed)
+    runner.prepare(OPERATIONS["test_sleep"].extravars(claimed["vars"]))
+    handle = runner.spawn(OPERATIONS["test_sleep"].playbook, None)  # ...and the API process dies here
+
+    second = make_app(sqlite_url, data_dir=first.extensions["vmm"].settings.data_dir)
+    done = Client(second, make_token(second, "admin2", "admin")).wait(job["id"], timeout=120)
+    handle.wait(30)
+    assert done["status"] == "successful", done
+    assert store.get_job(job["id"])["runner_pid"] == handle.pid
+    assert [path.name.split(".")[0] for path in trace.iterdir()] == ["gap"]  # it ran once, adopted, not again
