@@ -25,6 +25,7 @@ class Settings:
     poll_interval: float = 0.5  # how often a running job's new events are read, and a queue shared
     # with other processes is looked at
     ha_interval: float = 30.0  # seconds between the HA watcher's looks at the nodes; 0 = no watcher
+    job_nice: int = 10  # niceness of jobs' runners: requests keep the CPU they need while jobs run; 0 = none
     sync_interval: float = 300.0  # seconds between scheduled inventory_sync jobs; 0 = none
 
     def nodes_inventory(self):

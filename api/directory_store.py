@@ -7,7 +7,44 @@ the quotas and the /vms and /nodes routes.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
+
+
+def _addresses(value):
+    return value.split() if value else []
+
+
+def _instant(value):
+    return None if value is None else datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+
+
+class Addresses(sa.types.TypeDecorator):
+    """A list of IP addresses kept as one space-separated string (reads far faster than JSON)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return " ".join(value or [])
+
+    def process_result_value(self, value, dialect):
+        return _addresses(value)
+
+
+class Instant(sa.types.TypeDecorator):
+    """A naive UTC datetime kept as seconds since the epoch (SQLite's text timestamps parse slowly)."""
+
+    impl = sa.Float
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC).timestamp()
+
+    def process_result_value(self, value, dialect):
+        return _instant(value)
+
 
 directory_metadata = sa.MetaData()  # created with the store's own tables (Store.create_schema)
 UNKNOWN = "unknown"  # the state of a VM whose node did not answer the last look
@@ -22,11 +59,11 @@ vms = sa.Table(
     sa.Column("vcpus", sa.Integer),
     sa.Column("memory", sa.Integer),  # MiB
     sa.Column("disk_size", sa.Float),  # GiB
-    sa.Column("addresses", sa.JSON, nullable=False),
+    sa.Column("addresses", Addresses, nullable=False),
     sa.Column("image", sa.String(255)),
     sa.Column("cluster", sa.String(64)),
     sa.Column("ha", sa.Boolean, nullable=False),
-    sa.Column("last_seen", sa.DateTime, nullable=False),  # when a node last said this
+    sa.Column("last_seen", Instant, nullable=False),  # when a node last said this
     sa.Index("vms_owner", "owner"),
     sa.Index("vms_node", "node"),
 )
@@ -60,6 +97,14 @@ quotas = sa.Table(
 QUOTA_LIMITS = ("vms", "vcpus", "memory", "disk")
 VM_FILTERS = ("owner", "node", "state", "cluster")
 VM_FIELDS = tuple(column.name for column in vms.columns)
+
+
+def _vm(row):
+    """A row of the hand-written listing with the types the table's columns give."""
+    row["addresses"] = _addresses(row["addresses"])
+    row["last_seen"] = _instant(row["last_seen"])
+    row["ha"] = bool(row["ha"])
+    return row
 
 
 class DirectoryStore:
@@ -107,14 +152,22 @@ class DirectoryStore:
         return dict(row._mapping) if row else None
 
     def list_vms(self, filters, visible_to=None, offset=0, limit=25):
-        """(count, VMs) by name. `filters` maps VM_FILTERS to wanted values."""
-        where = [vms.c[column] == value for column, value in filters.items()]
+        """(count, VMs) by name. `filters` maps VM_FILTERS to wanted values.
+
+        Hand-written SQL over plain tuples: SQLAlchemy's row objects made a page of 200 VMs four times
+        slower, and this is the route a billing system polls."""
+        assert set(filters) <= set(VM_FILTERS)
+        conditions = [f"{column} = :{column}" for column in filters]
+        params = {**filters, "limit": limit, "offset": offset}
         if visible_to is not None:
-            where.append(vms.c.owner == visible_to)
+            conditions.append("owner = :visible_to")
+            params["visible_to"] = visible_to
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._read() as conn:
-            count = conn.execute(sa.select(sa.func.count()).select_from(vms).where(*where)).scalar()
-            rows = conn.execute(sa.select(vms).where(*where).order_by(vms.c.name).offset(offset).limit(limit)).all()
-        return count, [dict(row._mapping) for row in rows]
+            count = conn.execute(sa.text(f"SELECT count(*) FROM vms{where}"), params).scalar()
+            result = conn.execute(sa.text(f"SELECT {', '.join(VM_FIELDS)} FROM vms{where} ORDER BY name "
+                                          "LIMIT :limit OFFSET :offset"), params)
+            return count, [_vm(dict(zip(VM_FIELDS, row, strict=True))) for row in result.fetchall()]
 
     def usage(self, owner):
         """What `owner`'s VMs in the directory hold: {vms, vcpus, memory, disk}."""

@@ -180,11 +180,13 @@ class JobService:
         else:
             status = RUNNER_STATUS.get(outcome[0], "error")
             explanation = self._explain(status, outcome, fields["failed_task"], runner)
-        if self.store.finish_job(job["id"], status, job_explanation=explanation, **fields):
-            try:
-                self.directory.record_job(job, status, fields["artifacts"])
-            except Exception:  # the job's own record stands; the next inventory_sync mends the directory
-                log.exception("job %s: recording its VMs in the directory failed", job["id"])
+        # the directory first: whoever sees the job ended finds what it did there (recording twice, should
+        # another process finish the same job, writes the same rows)
+        try:
+            self.directory.record_job(job, status, fields["artifacts"])
+        except Exception:  # the job's own record stands; the next inventory_sync mends the directory
+            log.exception("job %s: recording its VMs in the directory failed", job["id"])
+        self.store.finish_job(job["id"], status, job_explanation=explanation, **fields)
 
     @staticmethod
     def _explain(status, outcome, failed_task, runner):

@@ -83,10 +83,18 @@ class RunnerJob:
                 "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
 
     def spawn(self, playbook, limit):
+        argv = self.argv(playbook, limit)
+        if self.settings.job_nice:  # `nice` execs the runner: the same pid, its cmdline the runner's
+            argv = ["nice", "-n", str(self.settings.job_nice), *argv]
         with open(self.log_path, "ab") as log:
-            process = subprocess.Popen(self.argv(playbook, limit), cwd=self.settings.project_dir,
+            process = subprocess.Popen(argv, cwd=self.settings.project_dir,
                                        env=self.environment(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                        start_new_session=True, umask=UMASK)
+        if self.settings.job_nice:
+            # a new session is a scheduler autogroup of its own, whose weight ignores its processes' nice
+            # value: give the group the same niceness
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{process.pid}/autogroup").write_text(str(self.settings.job_nice))
         return ChildProcess(process)
 
     def forget_secrets(self):

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import libvirt
-from api_jobs import BIN, FINISHED, ROOT, Api, percentile
+from api_jobs import BIN, FINISHED, LIMITS, ROOT, Api, percentile
 
 sys.path.insert(0, str(ROOT))
 from api.directory_store import vms  # noqa: E402
@@ -62,7 +62,7 @@ def report(name, values):
 
 def keep_four_running(api):
     for n in range(40):
-        api.call("POST", "/api/v1/jobs", {"operation": "node_info", "limit": "localhost" if n % 2 else "all"})
+        api.call("POST", "/api/v1/jobs", {"operation": "node_info", "limit": LIMITS[n % 4]})
     deadline = time.monotonic() + 120
     while sum(job["status"] == "running" for job in api.call("GET", "/api/v1/jobs?page_size=50")["results"]) < 4:
         assert time.monotonic() < deadline, "4 jobs never ran at once"
@@ -155,6 +155,8 @@ def sync(workdir, defined):
     conn = libvirt.open("qemu:///system")
     undefine_vms(conn)
     define_vms(conn, defined)
+    direct, seen = libvirt_listing()
+    empty = empty_playbook(workdir)
     api = Api(workdir / "sync", workers=2)
     try:
         start = time.perf_counter()
@@ -169,8 +171,6 @@ def sync(workdir, defined):
     finally:
         api.stop()
         undefine_vms(conn)
-    direct, seen = libvirt_listing()
-    empty = empty_playbook(workdir)
     print(f"3. inventory_sync of {defined} defined VMs on this node")
     print(f"   through the API (POST to ended)     {ours:.2f} s; directory holds {total} VMs ({listed} of user7)")
     print(f"   libvirt-python, XML + state of {seen}  {direct:.2f} s")

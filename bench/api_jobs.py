@@ -47,7 +47,7 @@ class Api:
         self.port = free_port()
         self.env = {**os.environ, "VMM_API_DATABASE": f"sqlite:///{workdir}/vmm.db",
                     "VMM_API_DATA_DIR": str(workdir / "data"), "VMM_API_WORKERS": str(workers),
-                    "VMM_API_SYNC_INTERVAL": "0", "VMM_API_HA_INTERVAL": "0"}
+                    "VMM_API_SYNC_INTERVAL": "0", "VMM_API_HA_INTERVAL": "0", "VMM_API_MAX_QUEUED_PER_TOKEN": "0"}
         out = subprocess.run([str(BIN / "python"), "-m", "api", "token", "create", "--user", "bench", "--role",
                               "admin"], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True)
         self.token = out.stdout.strip().splitlines()[-1]
