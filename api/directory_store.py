@@ -146,6 +146,11 @@ class DirectoryStore:
             if silent:
                 conn.execute(vms.update().where(vms.c.node.in_(silent)).values(state=UNKNOWN))
 
+    def known_vms(self, names):
+        """Which of `names` the directory holds."""
+        with self._read() as conn:
+            return set(conn.execute(sa.select(vms.c.name).where(vms.c.name.in_(names))).scalars())
+
     def get_vm(self, name):
         with self._read() as conn:
             row = conn.execute(sa.select(vms).where(vms.c.name == name)).first()

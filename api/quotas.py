@@ -33,8 +33,10 @@ class Quotas:
 
     def usage(self, owner):
         used = self.store.usage(owner)
-        for variables in self.store.pending_creates(owner):
-            if self.store.get_vm(variables.get("name")) is None:
+        pending = self.store.pending_creates(owner)
+        known = self.store.known_vms([variables.get("name") for variables in pending]) if pending else set()
+        for variables in pending:
+            if variables.get("name") not in known:
                 for limit, value in asks(variables).items():
                     used[limit] += value
         return used
