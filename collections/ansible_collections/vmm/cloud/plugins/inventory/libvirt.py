@@ -134,12 +134,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         self.inventory.add_group("vmm_vms")
         nodes = sorted(self._nodes(path).items())
         with ThreadPoolExecutor(max_workers=max(1, min(self.get_option("workers"), len(nodes) or 1))) as pool:
-            answers = list(pool.map(_ask, [uri for _, uri in nodes]))
+            answers = list(pool.map(_ask, [uri for node, uri in nodes]))
         report = {}
-        for (node, _), (vms, error) in zip(nodes, answers, strict=True):
+        for (node, uri), (vms, error) in zip(nodes, answers, strict=True):
             report[node] = {"ok": error is None, "error": error, "vms": vms or []}
             if error is not None:
-                self.display.warning(f"vmm.cloud.libvirt: node {node} left out: {error}")
+                self.display.warning(f"vmm.cloud.libvirt: node {node} ({uri}) left out: {error}")
                 continue
             for vm in vms:
                 self._add_vm(node, vm)
