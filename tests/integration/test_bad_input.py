@@ -54,6 +54,7 @@ def big_image(tmp_path):
     """A 3 GiB (sparse, empty) image in the store, for a disk_size smaller than the image."""
     src = tmp_path / "big.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(src), "3G"], check=True)
+    run_task("vmm.cloud.image", {"name": "it-big", "state": "absent"})  # a run stopped midway may have left it
     assert run_task("vmm.cloud.image", {"name": "it-big", "src": str(src)})["changed"] is True
     yield "it-big"
     run_task("vmm.cloud.image", {"name": "it-big", "state": "absent"})
