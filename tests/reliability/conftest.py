@@ -54,8 +54,10 @@ class Hold:
 
     def node(self, timeout=300):
         """The node whose libvirtd is held (waiting until one is)."""
-        wait_for(self.reached.exists, timeout=timeout, interval=0.1, what=f"libvirtd to reach {self.path.name}")
-        return self.reached.read_text().strip()
+        def written():  # the hook makes the file, then writes its node's name into it
+            return self.reached.exists() and self.reached.read_text().strip()
+
+        return wait_for(written, timeout=timeout, interval=0.1, what=f"libvirtd to reach {self.path.name}")
 
     def release(self):
         self.path.unlink(missing_ok=True)
