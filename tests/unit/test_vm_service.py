@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import Rollback
+from ansible_collections.vmm.cloud.plugins.module_utils.changes import Rollback
 
 
 def _step(done, name, fails=False):

@@ -139,7 +139,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         for (node, uri), (vms, error) in zip(nodes, answers, strict=True):
             report[node] = {"ok": error is None, "error": error, "vms": vms or []}
             if error is not None:
-                self.display.warning(f"vmm.cloud.libvirt: node {node} ({uri}) left out: {error}")
+                self.display.warning(f"vmm.cloud.libvirt: node {node} left out ({uri}): {error}")
                 continue
             for vm in vms:
                 self._add_vm(node, vm)

@@ -13,6 +13,7 @@ import os
 import time
 import uuid as uuidlib
 
+from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog, Rollback
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import (
     LOCAL_URIS,
     choose_domain_type,
@@ -51,44 +52,6 @@ from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
 
 CONSOLE_LOG_DIR = "/var/log/vmm/console"
 LIVE_FIELDS = ("vcpus", "memory")
-
-
-class ChangeLog:
-    """What a run changed (or would change, in check mode)."""
-
-    def __init__(self, check_mode):
-        self.check_mode = check_mode
-        self.actions = []
-
-    def apply(self, action, func, *args):
-        self.actions.append(action)
-        if not self.check_mode:
-            return func(*args)
-        return None
-
-
-class Rollback:
-    """Undo steps of a create, run newest first if the create fails.
-
-    Undoing stops at the first step that fails: what was made before it is what
-    the later steps rest on (a defined domain names its disk and seed), so a
-    domain libvirtd could not undefine keeps its files and stays a whole VM.
-    """
-
-    def __init__(self):
-        self._steps = []
-
-    def add(self, func, *args):
-        self._steps.append((func, args))
-
-    def run(self):
-        """True when everything was undone."""
-        for func, args in reversed(self._steps):
-            try:
-                func(*args)
-            except Exception:  # noqa: BLE001 - whatever it was, the rest must stay
-                return False
-        return True
 
 
 def _console_password(spec):

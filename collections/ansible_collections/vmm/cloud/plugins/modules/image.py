@@ -83,10 +83,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_file
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import IMAGE_SPEC
+from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import file_sha256
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
-from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import ChangeLog
 
 
 def local_source(module):

@@ -97,11 +97,11 @@ vm:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import VM_MIGRATE_SPEC
+from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
 from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
 from ansible_collections.vmm.cloud.plugins.module_utils.migration import Migration
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
-from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import ChangeLog
 
 
 def work(context):
