@@ -6,6 +6,7 @@ bootstrapped with playbooks/node_bootstrap.yml over SSH like real nodes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -108,6 +109,23 @@ def wait_for(predicate, timeout=60, interval=0.5, what="condition"):
 
 
 ENDED = ("successful", "failed", "error", "canceled")
+
+
+@contextlib.contextmanager
+def running_api(inventory, tmp_path, **settings):
+    """The jobs API in this process on a lab inventory (2 workers, no scheduled sync), as a LabApi."""
+    from api import create_app
+    from api.config import Settings
+
+    settings = {"workers": 2, "poll_interval": 0.2, "ha_interval": 0, "sync_interval": 0, **settings}
+    app = create_app(Settings(database=f"sqlite:///{tmp_path / 'api.db'}", data_dir=tmp_path / "data",
+                              inventory=str(inventory), **settings))
+    try:
+        yield LabApi(app)
+    finally:
+        app.extensions["vmm"].ha.stop()
+        app.extensions["vmm"].jobs.stop()
+        app.extensions["vmm"].store.dispose()
 
 
 class LabApi:

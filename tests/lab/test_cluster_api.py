@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from api import create_app
-from api.config import Settings
-from tests.lab.conftest import LabApi, lab, wait_for
+from tests.lab.conftest import lab, running_api, wait_for
 
 
 @pytest.fixture
 def api(cluster, tmp_path):
-    settings = Settings(database=f"sqlite:///{tmp_path / 'api.db'}", data_dir=tmp_path / "data",
-                        inventory=str(cluster.inventory), workers=2, poll_interval=0.2, ha_interval=1.0,
-                        sync_interval=0)
-    app = create_app(settings)
-    yield LabApi(app)
-    app.extensions["vmm"].ha.stop()
-    app.extensions["vmm"].jobs.stop()
+    with running_api(cluster.inventory, tmp_path, ha_interval=1.0) as api:
+        yield api
 
 
 def test_cluster_operations_and_ha_through_the_api(cluster, api):

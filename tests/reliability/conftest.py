@@ -19,10 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from api import create_app
-from api.config import Settings
 from tests.jobs_api.conftest import ApiServer, postgres_url, sqlite_url  # noqa: F401 - fixtures used here
-from tests.lab.conftest import BOOTSTRAP_VARS, LAB_DIR, Lab, LabApi, lab, wait_for
+from tests.lab.conftest import BOOTSTRAP_VARS, LAB_DIR, Lab, lab, running_api, wait_for
 
 HOLDS = LAB_DIR / "holds"
 FINISHED = ("successful", "failed", "error", "canceled")
@@ -125,13 +123,8 @@ def lab_nodes():
 
 @pytest.fixture
 def lab_api(lab_nodes, tmp_path):
-    settings = Settings(database=f"sqlite:///{tmp_path / 'api.db'}", data_dir=tmp_path / "data",
-                        inventory=str(lab_nodes.inventory), workers=2, poll_interval=0.2, ha_interval=0,
-                        sync_interval=0)
-    app = create_app(settings)
-    yield LabApi(app)
-    app.extensions["vmm"].jobs.stop()
-    app.extensions["vmm"].store.dispose()
+    with running_api(lab_nodes.inventory, tmp_path) as api:
+        yield api
 
 
 class TraceServer(ApiServer):
