@@ -27,8 +27,9 @@ class Services:
     sync: object
 
 
-def create_app(settings=None):
-    from . import directory_views, errors, meta, views
+def build_services(settings):
+    """The store and the services over it; nothing started yet (`start_services` runs the job service)."""
+    from . import meta
     from .access import Access
     from .directory import Directory
     from .ha_watch import HaWatcher
@@ -38,6 +39,32 @@ def create_app(settings=None):
     from .quotas import Quotas
     from .schedule import SyncSchedule
     from .store import Store
+
+    private_data_dir(settings)
+    store = Store(settings.database)
+    store.create_schema()
+    directory = Directory(store)
+    jobs = JobService(settings, store, directory)
+    return Services(settings=settings, store=store, jobs=jobs, access=Access(store, Quotas(store)),
+                    metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, NodeList(settings)),
+                    directory=directory, sync=SyncSchedule(settings, jobs, store))
+
+
+def start_services(services):
+    """Workers, HA watcher and sync schedule: each only when `settings.workers` > 0 (and its interval)."""
+    services.jobs.start()
+    services.ha.start()
+    services.sync.start()
+
+
+def stop_services(services):
+    services.ha.stop()
+    services.sync.stop()
+    services.jobs.stop()
+
+
+def create_app(settings=None):
+    from . import directory_views, errors, meta, views
     from .tokens import bp as tokens_bp
 
     settings = settings or Settings.from_env()
@@ -45,21 +72,12 @@ def create_app(settings=None):
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     app.json.sort_keys = False
     app.url_map.strict_slashes = False
-    private_data_dir(settings)
-    store = Store(settings.database)
-    store.create_schema()
-    directory = Directory(store)
-    jobs = JobService(settings, store, directory)
-    services = Services(settings=settings, store=store, jobs=jobs, access=Access(store, Quotas(store)),
-                        metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, NodeList(settings)),
-                        directory=directory, sync=SyncSchedule(settings, jobs, store))
+    services = build_services(settings)
     app.extensions["vmm"] = services
     errors.init_app(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(meta.bp)
-    jobs.start()
-    services.ha.start()
-    services.sync.start()
+    start_services(services)
     return app

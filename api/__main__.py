@@ -1,6 +1,7 @@
 """Command line of the API.
 
     python -m api serve --host 127.0.0.1 --port 8470
+    python -m api work                                          (the job service alone: workers, HA, sync)
     python -m api token create --user NAME --role admin|user [--expires-in DAYS] [--max-queued N]
                                                                 (the token is the last line)
     python -m api token list [--user NAME]                      (never the tokens themselves)
@@ -19,7 +20,9 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 from datetime import timedelta
 
 from .config import Settings
@@ -48,6 +51,8 @@ def parser():
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8470)
     serve.add_argument("--threads", type=int, default=16, help="HTTP threads (a followed stdout holds one)")
+    commands.add_parser("work", help="run jobs (workers, HA watcher, sync schedule) without serving HTTP; "
+                                     "beside `serve` with VMM_API_WORKERS=0, requests never wait on jobs' work")
     token = commands.add_parser("token", help="API tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", help="create a user if needed and print a new token for it")
@@ -106,18 +111,53 @@ def main(argv=None):
         store = Store(settings.database)
         store.create_schema()
         return TOKEN_COMMANDS[args.token_command](store, args, settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "work":
+        return work(settings)
     import waitress
 
-    from . import create_app
+    from . import create_app, stop_services
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="vmm",
                    clear_untrusted_proxy_headers=True)
-    app.extensions["vmm"].ha.stop()
-    app.extensions["vmm"].sync.stop()
-    app.extensions["vmm"].jobs.stop()
+    stop_services(app.extensions["vmm"])
     return 0
+
+
+def work(settings):
+    """The job service in a process of its own, until SIGTERM or SIGINT."""
+    from . import build_services, start_services, stop_services
+
+    if settings.workers <= 0:
+        print("VMM_API_WORKERS is 0: a job service with no workers has nothing to do", file=sys.stderr)
+        return 2
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    if settings.job_nice:  # background work: requests to `serve` come first (its runners go lower still)
+        background(settings.job_nice)
+    services = build_services(settings)
+    start_services(services)
+    logging.getLogger(__name__).info("job service: %d workers", settings.workers)
+    stopping.wait()
+    stop_services(services)
+    return 0
+
+
+def background(niceness):
+    """This process at `niceness`, in a session (so a scheduler autogroup) of its own at that niceness too:
+    the group's weight, not the nice value, is what counts against the sessions of `serve` and a shell.
+    Never the niceness of a session it shares: that would lower whoever started it."""
+    from .runner import lower_priority
+
+    os.nice(niceness)
+    if os.getsid(0) != os.getpid():
+        try:
+            os.setsid()
+        except OSError:  # a process group leader (started by a shell with job control): nice value only
+            return
+    lower_priority(os.getpid(), niceness)
 
 
 def token_create(store, args, _settings):

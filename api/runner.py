@@ -37,6 +37,13 @@ def _private(path, text):
         handle.write(text)
 
 
+def lower_priority(pid, niceness):
+    """The niceness of `pid`'s scheduler autogroup (its session's): a new session is a group of its own,
+    whose weight ignores its processes' nice values."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/autogroup").write_text(str(niceness))
+
+
 class RunnerJob:
     def __init__(self, settings, job):
         self.settings = settings
@@ -91,10 +98,7 @@ class RunnerJob:
                                        env=self.environment(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                        start_new_session=True, umask=UMASK)
         if self.settings.job_nice:
-            # a new session is a scheduler autogroup of its own, whose weight ignores its processes' nice
-            # value: give the group the same niceness
-            with contextlib.suppress(OSError):
-                Path(f"/proc/{process.pid}/autogroup").write_text(str(self.settings.job_nice))
+            lower_priority(process.pid, self.settings.job_nice)
         return ChildProcess(process)
 
     def forget_secrets(self):

@@ -43,7 +43,10 @@ def free_port():
 
 
 class Api:
-    def __init__(self, workdir, workers):
+    """`python -m api serve` with `workers` job workers; with `split`, serving alone (VMM_API_WORKERS=0)
+    beside `python -m api work` running the jobs, as a production install runs them."""
+
+    def __init__(self, workdir, workers, split=False):
         self.port = free_port()
         self.env = {**os.environ, "VMM_API_DATABASE": f"sqlite:///{workdir}/vmm.db",
                     "VMM_API_DATA_DIR": str(workdir / "data"), "VMM_API_WORKERS": str(workers),
@@ -52,8 +55,12 @@ class Api:
                               "admin"], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True)
         self.token = out.stdout.strip().splitlines()[-1]
         self.log = open(workdir / f"api-{workers}.log", "ab")  # noqa: SIM115 (closed in stop)
-        self.process = subprocess.Popen([str(BIN / "python"), "-m", "api", "serve", "--port", str(self.port)],
-                                        cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        serving = {**self.env, "VMM_API_WORKERS": "0"} if split else self.env
+        self.processes = [subprocess.Popen([str(BIN / "python"), "-m", "api", "serve", "--port", str(self.port)],
+                                           cwd=ROOT, env=serving, stdout=self.log, stderr=subprocess.STDOUT)]
+        if split:
+            self.processes.append(subprocess.Popen([str(BIN / "python"), "-m", "api", "work"], cwd=ROOT,
+                                                   env=self.env, stdout=self.log, stderr=subprocess.STDOUT))
         for _ in range(200):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
@@ -84,8 +91,10 @@ class Api:
         return time.perf_counter() - start
 
     def stop(self):
-        self.process.terminate()
-        self.process.wait(30)
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(30)
         self.log.close()
 
 

@@ -66,6 +66,7 @@ VMM_API_PORT=8470
 VMM_API_URL="http://$VMM_API_HOST:$VMM_API_PORT"
 VMM_API_LOG=/var/log/vmm/api.log
 VMM_API_PIDFILE=/run/vmm-api.pid
+VMM_API_WORK_PIDFILE=/run/vmm-api-work.pid
 
 api_answers() { python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
     "$VMM_API_URL/api/v1/openapi.json" 2>/dev/null; }
@@ -78,12 +79,15 @@ private_log() {
     chmod 0600 "$1"
 }
 
-# ensure_api: the API serving in the background (kept if it already answers); its log is root's alone.
+# ensure_api: the API in the background, as two processes sharing the database: `serve` answering
+# requests (VMM_API_WORKERS=0) and `work` running the jobs, so requests never wait on jobs' work. Each is
+# kept if it already runs; their log is root's alone.
 ensure_api() {
     private_log "$VMM_API_LOG"  # also the log of an API already running
+    ensure_job_service
     api_answers && return 0
-    (cd "$ROOT" && exec setsid "$VENV/bin/python" -m api serve --host "$VMM_API_HOST" --port "$VMM_API_PORT" \
-        </dev/null >>"$VMM_API_LOG" 2>&1) &
+    (cd "$ROOT" && VMM_API_WORKERS=0 exec setsid "$VENV/bin/python" -m api serve --host "$VMM_API_HOST" \
+        --port "$VMM_API_PORT" </dev/null >>"$VMM_API_LOG" 2>&1) &
     echo $! >"$VMM_API_PIDFILE"
     local i
     for i in $(seq 1 100); do
@@ -92,6 +96,16 @@ ensure_api() {
     done
     tail -n 20 "$VMM_API_LOG" >&2
     die "the API did not come up on $VMM_API_URL (log: $VMM_API_LOG)"
+}
+
+ensure_job_service() {
+    local pid
+    pid=$(cat "$VMM_API_WORK_PIDFILE" 2>/dev/null) || pid=
+    if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-m api work"; then
+        return 0
+    fi
+    (cd "$ROOT" && exec setsid "$VENV/bin/python" -m api work </dev/null >>"$VMM_API_LOG" 2>&1) &
+    echo $! >"$VMM_API_WORK_PIDFILE"
 }
 
 # ensure_admin_token: prints the path of a file holding a working admin token (made once, kept 0600).

@@ -167,6 +167,7 @@ class ApiServer:
                     **{f"VMM_API_{name.upper()}": str(value) for name, value in settings.items()}}
         self.log_path = log_path or (data_dir.parent / f"api-{self.port}.log")
         self.process = None
+        self.job_services = []  # `python -m api work` processes beside this server
 
     def token(self, user, role, *options):
         return self.cli("token", "create", "--user", user, "--role", role, *options).stdout.strip().splitlines()[-1]
@@ -191,10 +192,20 @@ class ApiServer:
                 time.sleep(0.1)
         raise AssertionError(f"API on port {self.port} did not come up: {self.log_path.read_text()}")
 
+    def start_job_service(self, workers=2):
+        """`python -m api work` on this server's database: runs the jobs this server (workers=0) queues."""
+        with open(self.log_path, "ab") as log:
+            process = subprocess.Popen([sys.executable, "-m", self.module, "work"], cwd=ROOT,
+                                       env={**self.env, "VMM_API_WORKERS": str(workers)}, stdout=log,
+                                       stderr=subprocess.STDOUT)
+        self.job_services.append(process)
+        return process
+
     def kill(self, sig=signal.SIGKILL):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(30)
+        for process in [self.process, *self.job_services]:
+            if process and process.poll() is None:
+                process.send_signal(sig)
+                process.wait(30)
 
 
 @pytest.fixture

@@ -143,3 +143,23 @@ def test_restart_adopts_a_runner_started_just_before_its_api_died(make_app, sqli
     assert done["status"] == "successful", done
     assert store.get_job(job["id"])["runner_pid"] == handle.pid
     assert [path.name.split(".")[0] for path in trace.iterdir()] == ["gap"]  # it ran once, adopted, not again
+
+
+def test_serving_alone_beside_a_job_service_process(servers, sqlite_url):
+    """`serve` with no workers queues; `python -m api work` runs what it queued, and stops on SIGTERM."""
+    server = servers(sqlite_url, workers=0).start()
+    token = server.token("admin", "admin")
+    status, job = _http(server, token, "POST", "/api/v1/jobs", {"operation": "node_info", "limit": "localhost"})
+    assert status == 202, job
+    time.sleep(2)  # several polls of a worker, had the serving process any
+    assert _http(server, token, "GET", f"/api/v1/jobs/{job['id']}")[1]["status"] == "pending"
+
+    work = server.start_job_service(workers=2)
+    done = _wait(server, token, job["id"], ("successful", "failed", "error", "canceled"), timeout=120)
+    assert done["status"] == "successful", done
+    assert done["artifacts"]["nodes"]["localhost"]["libvirtd_alive"] is True, done["artifacts"]
+    work.send_signal(signal.SIGTERM)
+    assert work.wait(30) == 0
+
+    refused = server.cli("work", check=False)  # a job service with no workers is a mistake, said so
+    assert refused.returncode == 2 and "VMM_API_WORKERS is 0" in refused.stderr
