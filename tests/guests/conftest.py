@@ -1,0 +1,187 @@
+"""Real Debian 12 cloud guests booted through vmm.cloud.vm (software emulation).
+
+scripts/build-debian-guest builds (and caches) one image per network variant:
+ifupdown (cloud-init renders ENI) and networkd. Both VMs are created and
+started together once per session, then every check of a variant reads the
+same VM: its serial console log, libvirt's DHCP leases, and commands run
+through the QEMU guest agent (no network traffic to the guest). The VMs are
+called `rg-*` and are removed at the end, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import libvirt
+import libvirt_qemu
+import pytest
+
+from tests.integration.ansible_run import ROOT, run_task, run_tasks
+from tests.integration.conftest import wait_for_console
+
+VARIANTS = ("ifupdown", "networkd")
+PREFIX = "rg-"
+MEMORY_MIB = 768
+BOOT_TIMEOUT = 420  # both guests boot at once on 2 cores under TCG
+AGENT_CHANNEL = "org.qemu.guest_agent.0"
+# A MAC of our own per variant, so the seed can match the NIC by it.
+MACS = {"ifupdown": "52:54:00:7a:10:01", "networkd": "52:54:00:7a:10:02"}
+# Documentation prefixes: configured in the guest, never routed anywhere.
+STATIC = {"ifupdown": ("192.0.2.11", "2001:db8:7a::11"), "networkd": ("192.0.2.12", "2001:db8:7a::12")}
+PASSWORD = "rg-secret-pw"
+
+
+@dataclass
+class Guest:
+    variant: str
+    name: str
+    hostname: str
+    fqdn: str
+    mac: str
+    ipv4: str
+    ipv6: str
+    console_log: Path
+    ssh_public_key: str
+    dom: libvirt.virDomain
+
+    def console(self):
+        return self.console_log.read_text(errors="replace")
+
+    def agent(self, command, arguments=None, timeout=10):
+        request = {"execute": command, **({"arguments": arguments} if arguments is not None else {})}
+        return json.loads(libvirt_qemu.qemuAgentCommand(self.dom, json.dumps(request), timeout, 0))["return"]
+
+    def run(self, script, timeout=60):
+        """(exit code, stdout, stderr) of `sh -c script` in the guest, through the guest agent."""
+        pid = self.agent("guest-exec", {"path": "/bin/sh", "arg": ["-c", script], "capture-output": True})["pid"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.agent("guest-exec-status", {"pid": pid})
+            if status["exited"]:
+                out = base64.b64decode(status.get("out-data", "")).decode(errors="replace")
+                err = base64.b64decode(status.get("err-data", "")).decode(errors="replace")
+                return status.get("exitcode"), out, err
+            time.sleep(0.3)
+        raise AssertionError(f"{script!r} still running in {self.name} after {timeout} s")
+
+    def output(self, script):
+        code, out, err = self.run(script)
+        assert code == 0, f"{script!r} in {self.name}: exit {code}\n{out}\n{err}"
+        return out
+
+
+def build_image(variant):
+    out = subprocess.run([str(ROOT / "scripts" / "build-debian-guest"), "--variant", variant],
+                         capture_output=True, text=True, check=False, timeout=1800)
+    assert out.returncode == 0, out.stderr[-3000:]
+    path = Path(out.stdout.strip().splitlines()[-1])
+    assert path.is_file(), out.stdout
+    return path
+
+
+def network_config(variant):
+    """DHCP on the default network plus static addresses, on the NIC matched by its MAC."""
+    ipv4, ipv6 = STATIC[variant]
+    return {"version": 2, "ethernets": {"eth0": {
+        "match": {"macaddress": MACS[variant]}, "set-name": "eth0", "dhcp4": True,
+        "addresses": [f"{ipv4}/24", f"{ipv6}/64"]}}}
+
+
+def vm_args(variant, image, key, state):
+    name = f"{PREFIX}deb-{variant}"
+    return {"name": name, "image": image, "state": state, "domain_type": "qemu", "memory": MEMORY_MIB,
+            "vcpus": 1, "console": {"type": "none"}, "shutdown_timeout": 0,
+            "networks": [{"network": "default", "mac": MACS[variant]}],
+            "cloud_init": {"hostname": f"rg-{variant}", "fqdn": f"rg-{variant}.guests.test",
+                           "ssh_authorized_keys": [key], "password": PASSWORD,
+                           "network_config": network_config(variant)}}
+
+
+def remove_vm(conn, name):
+    run_task("vmm.cloud.vm", {"name": name, "state": "absent", "shutdown_timeout": 0})
+    try:
+        dom = conn.lookupByName(name)
+    except libvirt.libvirtError:
+        dom = None
+    if dom is not None:  # vmm could not remove it: do it by hand
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+    for path in (Path(f"/var/lib/vmm/disks/{name}.qcow2"), Path(f"/var/lib/vmm/disks/{name}-seed.iso"),
+                 Path(f"/var/log/vmm/console/{name}.log")):
+        path.unlink(missing_ok=True)
+
+
+def ensure_agent_channel(conn, name):
+    """Give the domain a guest agent channel unless vmm already did."""
+    dom = conn.lookupByName(name)
+    xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    if AGENT_CHANNEL not in xml:
+        channel = f"<channel type='unix'><target type='virtio' name='{AGENT_CHANNEL}'/></channel>"
+        conn.defineXML(xml.replace("</devices>", channel + "</devices>", 1))
+
+
+@pytest.fixture(scope="session")
+def conn():
+    connection = libvirt.open("qemu:///system")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def ssh_public_key(tmp_path_factory):
+    key = tmp_path_factory.mktemp("ssh") / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rg@vmm-tests", "-f", str(key)], check=True)
+    return key.with_suffix(".pub").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def started_guests(conn, ssh_public_key):
+    """Both variants' VMs created and started (not yet waited for): {variant: name}."""
+    images = {variant: f"{PREFIX}debian-12-{variant}" for variant in VARIANTS}
+    names = {variant: f"{PREFIX}deb-{variant}" for variant in VARIANTS}
+    for name in names.values():
+        remove_vm(conn, name)
+    try:
+        registered = run_tasks([("vmm.cloud.image", {"name": images[v], "src": str(build_image(v))})
+                                for v in VARIANTS])
+        assert not any(r.get("failed") for r in registered), registered
+        defined = run_tasks([("vmm.cloud.vm", vm_args(v, images[v], ssh_public_key, "present")) for v in VARIANTS])
+        assert not any(r.get("failed") for r in defined), defined
+        for name in names.values():
+            ensure_agent_channel(conn, name)
+        started = run_tasks([("vmm.cloud.vm", vm_args(v, images[v], ssh_public_key, "running")) for v in VARIANTS])
+        assert not any(r.get("failed") for r in started), started
+        yield {v: (names[v], Path(r["vm"]["console_log"])) for v, r in zip(VARIANTS, started, strict=True)}
+    finally:
+        for name in names.values():
+            remove_vm(conn, name)
+        run_tasks([("vmm.cloud.image", {"name": image, "state": "absent"}) for image in images.values()])
+
+
+@pytest.fixture(scope="session", params=VARIANTS)
+def guest(request, conn, started_guests, ssh_public_key):
+    """One variant's VM after cloud-init finished its first boot, with the guest agent answering."""
+    variant = request.param
+    name, console_log = started_guests[variant]
+    wait_for_console(console_log, "Cloud-init v.", timeout=BOOT_TIMEOUT)
+    wait_for_console(console_log, "finished at", timeout=BOOT_TIMEOUT)
+    ipv4, ipv6 = STATIC[variant]
+    guest = Guest(variant=variant, name=name, hostname=f"rg-{variant}", fqdn=f"rg-{variant}.guests.test",
+                  mac=MACS[variant], ipv4=ipv4, ipv6=ipv6, console_log=console_log,
+                  ssh_public_key=ssh_public_key, dom=conn.lookupByName(name))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            guest.agent("guest-ping")
+            break
+        except libvirt.libvirtError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+    return guest

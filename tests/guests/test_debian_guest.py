@@ -1,0 +1,69 @@
+"""The NoCloud seed vmm writes, applied by a real Debian 12 cloud-init (ifupdown and networkd variants).
+
+Every check reads the guest from the host side: the serial console log,
+libvirt's DHCP leases and the QEMU guest agent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import libvirt
+
+
+def test_hostname_and_fqdn_from_the_seed(guest):
+    assert guest.output("hostname").strip() == guest.hostname
+    assert guest.output("hostname -f").strip() == guest.fqdn
+
+
+def test_dhcp_address_on_the_default_network(guest, conn):
+    leases = [lease for lease in conn.networkLookupByName("default").DHCPLeases()
+              if lease["mac"].lower() == guest.mac and lease["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV4]
+    assert leases, f"no DHCP lease for {guest.mac}"
+    addresses = guest.output("ip -o -4 addr show dev eth0")
+    assert f"inet {leases[-1]['ipaddr']}/" in addresses, addresses
+
+
+def test_static_addresses_from_the_network_config(guest):
+    addresses = guest.output("ip -o addr show dev eth0")
+    assert f"inet {guest.ipv4}/24" in addresses, addresses
+    assert f"inet6 {guest.ipv6}/64" in addresses, addresses
+    assert guest.output("cat /sys/class/net/eth0/address").strip() == guest.mac
+
+
+def test_ssh_host_keys_generated_at_first_boot(guest):
+    console = guest.console()
+    block = re.search(r"-----BEGIN SSH HOST KEY FINGERPRINTS-----(.*?)-----END SSH HOST KEY FINGERPRINTS-----",
+                      console, re.S)
+    assert block, "no SSH host key fingerprints on the console"
+    fingerprint = guest.output("ssh-keygen -l -f /etc/ssh/ssh_host_ed25519_key.pub").split()[1]
+    assert fingerprint in block.group(1), (fingerprint, block.group(1))
+    keys = guest.output("ls /etc/ssh").split()
+    assert {"ssh_host_ed25519_key", "ssh_host_ecdsa_key", "ssh_host_rsa_key"} <= set(keys), keys
+
+
+def test_authorized_key_and_password_of_the_default_user(guest):
+    assert guest.ssh_public_key in guest.output("cat /home/debian/.ssh/authorized_keys")
+    password = guest.output("getent shadow debian").split(":")[1]
+    assert password and password[0] not in "!*", password
+
+
+def test_cloud_init_done_without_errors(guest):
+    code, out, err = guest.run("cloud-init status --long")
+    assert code == 0 and "status: done" in out, (code, out, err)
+    result = json.loads(guest.output("cat /run/cloud-init/result.json"))
+    assert result["v1"]["errors"] == [], result
+    log = guest.output("cat /var/log/cloud-init.log")
+    assert "Traceback" not in log
+    warnings = [line for line in log.splitlines()
+                if "WARNING" in line and re.search(r"net|interface|eni|renderer", line, re.I)]
+    assert warnings == []
+
+
+def test_network_rendered_for_the_variant(guest):
+    rendered = {"ifupdown": ("eni", "/etc/network/interfaces.d/50-cloud-init"),
+                "networkd": ("networkd", "/etc/systemd/network/10-cloud-init-eth0.network")}
+    renderer, path = rendered[guest.variant]
+    assert f"Selected renderer '{renderer}'" in guest.output("cat /var/log/cloud-init.log")
+    assert guest.ipv4 in guest.output(f"cat {path}")
