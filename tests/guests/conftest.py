@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import subprocess
 import time
 from dataclasses import dataclass
@@ -29,8 +30,6 @@ PREFIX = "rg-"
 MEMORY_MIB = 768
 BOOT_TIMEOUT = 420  # both guests boot at once on 2 cores under TCG
 AGENT_CHANNEL = "org.qemu.guest_agent.0"
-# A MAC of our own per variant, so the seed can match the NIC by it.
-MACS = {"ifupdown": "52:54:00:7a:10:01", "networkd": "52:54:00:7a:10:02"}
 # Documentation prefixes: configured in the guest, never routed anywhere.
 STATIC = {"ifupdown": ("192.0.2.11", "2001:db8:7a::11"), "networkd": ("192.0.2.12", "2001:db8:7a::12")}
 PASSWORD = "rg-secret-pw"
@@ -84,22 +83,27 @@ def build_image(variant):
     return path
 
 
-def network_config(variant):
+def network_config(variant, mac):
     """DHCP on the default network plus static addresses, on the NIC matched by its MAC."""
     ipv4, ipv6 = STATIC[variant]
     return {"version": 2, "ethernets": {"eth0": {
-        "match": {"macaddress": MACS[variant]}, "set-name": "eth0", "dhcp4": True,
+        "match": {"macaddress": mac}, "set-name": "eth0", "dhcp4": True,
         "addresses": [f"{ipv4}/24", f"{ipv6}/64"]}}}
 
 
-def vm_args(variant, image, key, state):
+def vm_args(variant, image, mac, key, state):
     name = f"{PREFIX}deb-{variant}"
     return {"name": name, "image": image, "state": state, "domain_type": "qemu", "memory": MEMORY_MIB,
             "vcpus": 1, "console": {"type": "none"}, "shutdown_timeout": 0,
-            "networks": [{"network": "default", "mac": MACS[variant]}],
+            "networks": [{"network": "default", "mac": mac}],
             "cloud_init": {"hostname": f"rg-{variant}", "fqdn": f"rg-{variant}.guests.test",
                            "ssh_authorized_keys": [key], "password": PASSWORD,
-                           "network_config": network_config(variant)}}
+                           "network_config": network_config(variant, mac)}}
+
+
+def vm_tasks(images, macs, key, state):
+    """One vmm.cloud.vm task per variant, for run_tasks."""
+    return [("vmm.cloud.vm", vm_args(v, images[v], macs[v], key, state)) for v in VARIANTS]
 
 
 def remove_vm(conn, name):
@@ -141,8 +145,16 @@ def ssh_public_key(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def started_guests(conn, ssh_public_key):
-    """Both variants' VMs created and started (not yet waited for): {variant: name}."""
+def macs():
+    """A fresh MAC per variant and session: the seed matches the NIC by it, and no lease of an earlier
+    run (dnsmasq keeps them after the VM is gone) is mistaken for this run's."""
+    return {variant: "52:54:00:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+            for variant in VARIANTS}
+
+
+@pytest.fixture(scope="session")
+def started_guests(conn, macs, ssh_public_key):
+    """Both variants' VMs created and started (not yet waited for): {variant: (name, console log)}."""
     images = {variant: f"{PREFIX}debian-12-{variant}" for variant in VARIANTS}
     names = {variant: f"{PREFIX}deb-{variant}" for variant in VARIANTS}
     for name in names.values():
@@ -151,11 +163,11 @@ def started_guests(conn, ssh_public_key):
         registered = run_tasks([("vmm.cloud.image", {"name": images[v], "src": str(build_image(v))})
                                 for v in VARIANTS])
         assert not any(r.get("failed") for r in registered), registered
-        defined = run_tasks([("vmm.cloud.vm", vm_args(v, images[v], ssh_public_key, "present")) for v in VARIANTS])
+        defined = run_tasks(vm_tasks(images, macs, ssh_public_key, "present"))
         assert not any(r.get("failed") for r in defined), defined
         for name in names.values():
             ensure_agent_channel(conn, name)
-        started = run_tasks([("vmm.cloud.vm", vm_args(v, images[v], ssh_public_key, "running")) for v in VARIANTS])
+        started = run_tasks(vm_tasks(images, macs, ssh_public_key, "running"))
         assert not any(r.get("failed") for r in started), started
         yield {v: (names[v], Path(r["vm"]["console_log"])) for v, r in zip(VARIANTS, started, strict=True)}
     finally:
@@ -165,7 +177,7 @@ def started_guests(conn, ssh_public_key):
 
 
 @pytest.fixture(scope="session", params=VARIANTS)
-def guest(request, conn, started_guests, ssh_public_key):
+def guest(request, conn, macs, started_guests, ssh_public_key):
     """One variant's VM after cloud-init finished its first boot, with the guest agent answering."""
     variant = request.param
     name, console_log = started_guests[variant]
@@ -173,7 +185,7 @@ def guest(request, conn, started_guests, ssh_public_key):
     wait_for_console(console_log, "finished at", timeout=BOOT_TIMEOUT)
     ipv4, ipv6 = STATIC[variant]
     guest = Guest(variant=variant, name=name, hostname=f"rg-{variant}", fqdn=f"rg-{variant}.guests.test",
-                  mac=MACS[variant], ipv4=ipv4, ipv6=ipv6, console_log=console_log,
+                  mac=macs[variant], ipv4=ipv4, ipv6=ipv6, console_log=console_log,
                   ssh_public_key=ssh_public_key, dom=conn.lookupByName(name))
     deadline = time.monotonic() + 60
     while True:

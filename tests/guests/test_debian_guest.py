@@ -21,8 +21,9 @@ def test_dhcp_address_on_the_default_network(guest, conn):
     leases = [lease for lease in conn.networkLookupByName("default").DHCPLeases()
               if lease["mac"].lower() == guest.mac and lease["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV4]
     assert leases, f"no DHCP lease for {guest.mac}"
+    newest = max(leases, key=lambda lease: lease["expirytime"])
     addresses = guest.output("ip -o -4 addr show dev eth0")
-    assert f"inet {leases[-1]['ipaddr']}/" in addresses, addresses
+    assert f"inet {newest['ipaddr']}/" in addresses and " dynamic " in addresses, addresses
 
 
 def test_static_addresses_from_the_network_config(guest):
