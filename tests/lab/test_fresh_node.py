@@ -52,7 +52,8 @@ def fresh():
     assert "vmmfresh-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "vmmfresh" not in subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
     assert not LAB_DIR.exists()
-    assert "apt_proxy.py" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    assert not [p for p in processes if "apt_proxy.py" in p and "10.232.0.1" in p]
 
 
 def installed(fresh, package):
