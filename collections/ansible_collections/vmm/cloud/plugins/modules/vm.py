@@ -250,8 +250,8 @@ update:
 shutdown:
   description:
     - V(graceful) or V(forced) when the run stopped the VM.
-    - A graceful stop goes through the guest agent when one answers (C(vm.guest_agent.connected) in the result), else the ACPI
-      power button.
+    - A graceful stop goes through the guest agent when one answers (C(vm.guest_agent.connected) in the
+      result), else the ACPI power button.
   returned: when the VM was stopped
   type: str
 domain_type_source:
