@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -59,6 +61,14 @@ def test_create_boots_seeded_guest_idempotently(image, vm_name, conn):
     info = run_task("vmm.cloud.vm_info", {"name": vm_name})
     assert info["vms"][0]["interfaces"][0]["ip"] == match.group(2)
     assert info["changed"] is False
+    # the agent's channel is there; the busybox guest runs no agent
+    assert info["vms"][0]["guest_agent"] == {"channel": True, "connected": False}
+    # the seed names the NIC by the MAC vmm pinned on it
+    seed = json.loads(subprocess.run(["isoinfo", "-R", "-i", f"/var/lib/vmm/disks/{vm_name}-seed.iso", "-x",
+                                      "/network-config"], capture_output=True, check=True).stdout)
+    mac = vm["interfaces"][0]["mac"]
+    assert seed == {"version": 2, "ethernets": {"eth0": {"match": {"macaddress": mac}, "set-name": "eth0",
+                                                          "dhcp4": True}}}, seed
 
     again = run_task("vmm.cloud.vm", args)
     assert again["changed"] is False, again["actions"]

@@ -19,28 +19,29 @@ from tests.integration.ansible_run import BIN, ROOT, ansible_env
 
 LAB = ROOT / "tests" / "lab" / "lab"
 LAB_DIR = Path("/var/lib/vmm-lab")
-SSH_CONFIG = LAB_DIR / "ssh" / "config"
 # The probe boots a qemu guest on each node; kvm guests hang on this machine (MACHINE-NOTES)
 # and the local node's tests already show the probe catching that.
 BOOTSTRAP_VARS = {"node_probe_types": ["qemu"], "node_probe_timeout": 60}
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def lab(*args, check=True):
-    return subprocess.run([str(LAB), *args], capture_output=True, text=True, check=check, timeout=300)
+def lab(*args, check=True, env=None, timeout=300):
+    """tests/lab/lab with args; env (e.g. VMM_LAB_DIR) picks a lab other than the default one."""
+    return subprocess.run([str(LAB), *args], capture_output=True, text=True, check=check, timeout=timeout, env=env)
 
 
 class Lab:
-    def __init__(self, inventory, image):
+    def __init__(self, inventory, image, lab_dir=LAB_DIR):
         self.inventory = inventory
         self.image = image
-        self.state = json.loads((LAB_DIR / "state.json").read_text())
+        self.lab_dir = lab_dir
+        self.state = json.loads((lab_dir / "state.json").read_text())
 
     def ip(self, node):
         return self.state["nodes"][node]["ip"]
 
     def uri(self, node):
-        return f"qemu+ssh://root@{self.ip(node)}/system?command={LAB_DIR / 'ssh' / 'ssh'}"
+        return f"qemu+ssh://root@{self.ip(node)}/system?command={self.lab_dir / 'ssh' / 'ssh'}"
 
     def nodes(self, cluster):
         return sorted(n for n, node in self.state["nodes"].items() if node["cluster"] == cluster)
@@ -76,11 +77,11 @@ class Lab:
         return next(iter(report["plays"][0]["tasks"][0]["hosts"].values()))
 
     def ssh(self, node, command, stdin=None):
-        return subprocess.run(["ssh", "-F", str(SSH_CONFIG), self.ip(node), command], input=stdin,
+        return subprocess.run(["ssh", "-F", str(self.lab_dir / "ssh" / "config"), self.ip(node), command], input=stdin,
                               capture_output=True, text=True, timeout=120, check=False)
 
     def console(self, node, vm):
-        path = LAB_DIR / "nodes" / node / "root" / "var" / "log" / "vmm" / "console" / f"{vm}.log"
+        path = self.lab_dir / "nodes" / node / "root" / "var" / "log" / "vmm" / "console" / f"{vm}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def domains(self, node):

@@ -140,3 +140,17 @@ def test_next_free_target(targets, bus, expected):
 def test_routed_nic_round_trip():
     facts = parse_domain_xml(build_domain_xml(spec(interfaces=[ROUTED])))
     assert {k: facts["interfaces"][0][k] for k in ROUTED} == ROUTED
+
+
+def test_guest_agent_channel_built_and_read():
+    built = build_domain_xml(SPEC)
+    root = etree.fromstring(built.encode())
+    assert root.xpath("/domain/devices/channel[@type='unix']/target/@name") == ["org.qemu.guest_agent.0"]
+    assert parse_domain_xml(built)["guest_agent"] == {"channel": True, "connected": False}
+    live = built.replace("name=\"org.qemu.guest_agent.0\"", "name=\"org.qemu.guest_agent.0\" state=\"connected\"")
+    assert parse_domain_xml(live)["guest_agent"] == {"channel": True, "connected": True}
+    disconnected = built.replace("name=\"org.qemu.guest_agent.0\"",
+                                 "name=\"org.qemu.guest_agent.0\" state=\"disconnected\"")
+    assert parse_domain_xml(disconnected)["guest_agent"]["connected"] is False
+    without = parse_domain_xml("<domain type='kvm'><name>x</name><devices/></domain>")
+    assert without["guest_agent"] == {"channel": False, "connected": False}

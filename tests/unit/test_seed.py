@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import (
-    DEFAULT_NETWORK_CONFIG,
     iso_argv,
     seed_digest,
     seed_files,
@@ -40,7 +39,7 @@ def test_user_data(cloud_init, expected_user_data):
 def test_meta_data_and_network_config():
     files = seed_files("uuid-1", {"hostname": "web1"})
     assert files["meta-data"] == b"instance-id: uuid-1\nlocal-hostname: web1\n"
-    assert json.loads(files["network-config"]) == DEFAULT_NETWORK_CONFIG
+    assert "network-config" not in files  # cloud-init's fallback: DHCP on the first NIC
     static = {"version": 2, "ethernets": {"eth0": {"addresses": ["192.0.2.5/24"]}}}
     files = seed_files("uuid-1", {"hostname": "web1", "network_config": static})
     assert json.loads(files["network-config"]) == static

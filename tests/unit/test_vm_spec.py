@@ -7,10 +7,11 @@ from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
     GIB,
     managed_view,
     normalize_request,
-    routed_network_config,
+    seed_network_config,
     updated_spec,
     view_changes,
     with_create_defaults,
+    with_seed_network,
 )
 
 
@@ -131,8 +132,32 @@ def test_routed_nic_and_its_seed():
     assert request["interfaces"][0] == {"type": "routed", "source": "203.0.113.5", "mac": None, "model": "virtio"}
     nics = [dict(request["interfaces"][0], mac="52:54:00:00:00:01", gateway="198.51.100.7"),
             dict(request["interfaces"][1], mac="52:54:00:00:00:02")]
-    assert routed_network_config(nics, "198.51.100.7") == {"version": 2, "ethernets": {
+    assert seed_network_config(nics) == {"version": 2, "ethernets": {
         "eth0": {"match": {"macaddress": "52:54:00:00:00:01"}, "set-name": "eth0", "addresses": ["203.0.113.5/32"],
-                 "routes": [{"to": "0.0.0.0/0", "via": "198.51.100.7", "on-link": True}]},
+                 "gateway4": "198.51.100.7"},
         "eth1": {"match": {"macaddress": "52:54:00:00:00:02"}, "set-name": "eth1", "dhcp4": True},
     }}
+
+
+def test_every_nic_gets_a_pinned_mac_and_the_seed_matches_it():
+    request = with_seed_network(with_create_defaults(normalize_request(params(
+        networks=[{"network": "default"}, {"bridge": "br0", "mac": "52:54:00:aa:bb:cc"}]))))
+    first, second = request["interfaces"]
+    assert first["mac"].startswith("52:54:00:") and second["mac"] == "52:54:00:aa:bb:cc"
+    assert request["cloud_init"]["network_config"] == {"version": 2, "ethernets": {
+        "eth0": {"match": {"macaddress": first["mac"]}, "set-name": "eth0", "dhcp4": True},
+        "eth1": {"match": {"macaddress": "52:54:00:aa:bb:cc"}, "set-name": "eth1", "dhcp4": True}}}
+
+
+def test_an_update_keeps_the_macs_the_vm_has_and_a_network_config_of_the_users_own():
+    current = [{"type": "network", "source": "default", "mac": "52:54:00:00:00:09", "model": "virtio"}]
+    request = with_seed_network(normalize_request(params(cloud_init={"hostname": "web1"})), current)
+    assert request["interfaces"] is None  # the NICs stay as they are
+    assert request["cloud_init"]["network_config"]["ethernets"]["eth0"]["match"] == {"macaddress": "52:54:00:00:00:09"}
+    own = {"version": 2, "ethernets": {"lan": {"match": {"macaddress": "52:54:00:00:00:09"}, "dhcp6": True}}}
+    request = with_seed_network(normalize_request(params(cloud_init={"hostname": "web1", "network_config": own})),
+                                current)
+    assert request["cloud_init"]["network_config"] == own
+    request = with_seed_network(normalize_request(params(networks=[{"network": "default"}, {"network": "b"}])),
+                                current)
+    assert request["interfaces"][0]["mac"] == "52:54:00:00:00:09" and request["interfaces"][1]["mac"]

@@ -20,6 +20,7 @@ _M = f"{{{METADATA_NS}}}"
 _META_TEXT = ("owner", "image", "created", "cluster", "seed-sha256")
 _MEMORY_UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1024 ** 2, "mib": 1024 ** 2,
                  "mb": 1000 ** 2, "g": 1024 ** 3, "gib": 1024 ** 3, "gb": 1000 ** 3}
+GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
 
 
 def _sub(parent, tag, text=None, **attrs):
@@ -82,6 +83,11 @@ def _consoles(devices, serial_log):
     _sub(_sub(devices, "console", type="pty"), "target", type="serial", port=0)
 
 
+def _guest_agent(devices):
+    """The virtio-serial channel of the QEMU guest agent (libvirt picks the socket's path)."""
+    _sub(_sub(devices, "channel", type="unix"), "target", type="virtio", name=GUEST_AGENT_CHANNEL)
+
+
 def _graphics(devices, graphics):
     port = graphics.get("port")
     element = _sub(devices, "graphics", type=graphics.get("type") or "vnc", port=port or -1,
@@ -119,6 +125,7 @@ def build_domain_xml(spec):
     for nic in spec.get("interfaces") or []:
         _interface(devices, nic)
     _consoles(devices, spec.get("serial_log"))
+    _guest_agent(devices)
     if spec.get("graphics"):
         _graphics(devices, spec["graphics"])
     _sub(devices, "memballoon", model="virtio")
@@ -199,6 +206,14 @@ def _parse_graphics(devices):
     return {"type": element.get("type"), "listen": listen, "port": port, "password": element.get("passwd")}
 
 
+def _parse_guest_agent(root):
+    """{"channel": defined, "connected": an agent answers on it (live XML only)}."""
+    for target in root.iterfind("devices/channel/target"):
+        if target.get("name") == GUEST_AGENT_CHANNEL:
+            return {"channel": True, "connected": target.get("state") == "connected"}
+    return {"channel": False, "connected": False}
+
+
 def parse_domain_xml(xml):
     root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
     devices = root.find("devices")
@@ -221,6 +236,7 @@ def parse_domain_xml(xml):
         "interfaces": [_parse_interface(i) for i in root.iterfind("devices/interface")],
         "graphics": _parse_graphics(devices),
         "serial_log": serial_log.get("file") if serial_log is not None else None,
+        "guest_agent": _parse_guest_agent(root),
         "metadata": _parse_metadata(root),
     }
 

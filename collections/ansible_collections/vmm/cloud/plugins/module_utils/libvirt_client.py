@@ -9,6 +9,7 @@ One client (one connection) per module run.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
@@ -46,6 +47,11 @@ _UNDEFINE_FLAGS = ("VIR_DOMAIN_UNDEFINE_MANAGED_SAVE", "VIR_DOMAIN_UNDEFINE_SNAP
 
 def _ignore_libvirt_errors(_ctx, _err):
     """libvirt prints every error to stderr by default; we raise them instead."""
+
+
+def _local_only(ip):
+    address = ipaddress.ip_address(ip.split("%")[0])
+    return address.is_loopback or address.is_link_local
 
 
 class LibvirtClient:
@@ -143,8 +149,10 @@ class LibvirtClient:
         self._call(f"resuming {dom.name()}", dom.resume)
 
     def shutdown(self, dom):
-        """Ask the guest to power off (ACPI power button)."""
-        self._call(f"shutting down {dom.name()}", dom.shutdown)
+        """Ask the guest to power off: through its guest agent when one answers, else the ACPI power button
+        (libvirt tries the agent first and falls back)."""
+        flags = libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT | libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN
+        self._call(f"shutting down {dom.name()}", dom.shutdownFlags, flags)
 
     def destroy(self, dom):
         if self.is_active(dom):
@@ -186,16 +194,24 @@ class LibvirtClient:
         self._call(f"resizing disk {target} of {dom.name()}", dom.blockResize, target, size_bytes,
                    libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
 
-    def interface_addresses(self, dom):
-        """{mac: [ip, ...]} from the DHCP leases of libvirt networks."""
-        try:
-            ifaces = dom.interfaceAddresses(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, 0)
-        except libvirt.libvirtError:
-            return {}
+    def interface_addresses(self, dom, agent=False):
+        """{mac: [ip, ...]} from the DHCP leases of libvirt networks and, with `agent` (a guest agent
+        answers), what the guest itself holds (static addresses included; link-local and loopback left out)."""
         found = {}
-        for iface in (ifaces or {}).values():
-            mac = (iface.get("hwaddr") or "").lower()
-            found[mac] = [a["addr"] for a in iface.get("addrs") or [] if a.get("addr")]
+        sources = [libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE]
+        if agent:
+            sources.append(libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT)
+        for source in sources:
+            try:
+                ifaces = dom.interfaceAddresses(source, 0)
+            except libvirt.libvirtError:  # no leases, or the agent stopped answering
+                continue
+            for iface in (ifaces or {}).values():
+                mac = (iface.get("hwaddr") or "").lower()
+                for address in iface.get("addrs") or []:
+                    ip = address.get("addr")
+                    if ip and not _local_only(ip) and ip not in found.setdefault(mac, []):
+                        found[mac].append(ip)
         return found
 
     # --- storage, networks, host -------------------------------------------

@@ -17,7 +17,6 @@ import tempfile
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import VmmError
 
 GENISOIMAGE = "genisoimage"
-DEFAULT_NETWORK_CONFIG = {"version": 2, "ethernets": {"nics": {"match": {"name": "e*"}, "dhcp4": True}}}
 
 
 def user_data(cloud_init):
@@ -36,14 +35,14 @@ def user_data(cloud_init):
 
 
 def seed_files(instance_id, cloud_init):
-    """{file name: bytes} of the seed for one VM."""
+    """{file name: bytes} of the seed for one VM. Its network-config is `cloud_init.network_config`
+    (vm_spec.with_seed_network makes one matching each NIC by MAC); without one, none is written and
+    cloud-init's fallback (DHCP on the first NIC) applies."""
     meta = f"instance-id: {instance_id}\nlocal-hostname: {cloud_init['hostname']}\n"
-    network = cloud_init.get("network_config") or DEFAULT_NETWORK_CONFIG
-    return {
-        "meta-data": meta.encode(),
-        "user-data": user_data(cloud_init).encode(),
-        "network-config": (json.dumps(network, sort_keys=True) + "\n").encode(),
-    }
+    files = {"meta-data": meta.encode(), "user-data": user_data(cloud_init).encode()}
+    if cloud_init.get("network_config"):
+        files["network-config"] = (json.dumps(cloud_init["network_config"], sort_keys=True) + "\n").encode()
+    return files
 
 
 def seed_digest(files):

@@ -37,6 +37,8 @@ def vm_facts(facts, state, leases=None, autostart=None, disk_size=None):
         "ips": sorted({ip for nic in interfaces for ip in nic["ips"]} | set(meta.get("ips") or [])),
         "vnc": vnc,
         "console_log": facts.get("serial_log"),
+        # an agent answering in the guest: addresses from inside it, shutdown through it (ACPI otherwise)
+        "guest_agent": dict(facts.get("guest_agent") or {"channel": False, "connected": False}),
         "autostart": autostart,
         "owner": meta.get("owner"),
         "cluster": meta.get("cluster"),

@@ -43,11 +43,10 @@ from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
     managed_view,
     new_spec,
     normalize_request,
-    random_mac,
-    routed_network_config,
     updated_spec,
     view_changes,
     with_create_defaults,
+    with_seed_network,
 )
 
 CONSOLE_LOG_DIR = "/var/log/vmm/console"
@@ -234,8 +233,7 @@ class VmService:
     def _create(self, request, start):
         if not self.options.get("image"):
             raise ValidationError("image: required to create a VM that does not exist yet", field="image")
-        request = with_create_defaults(request)
-        self._seed_routed_network(request)
+        request = with_seed_network(with_create_defaults(request))
         name = request["name"]
         base, base_format, image_label, size = self._disk_plan(request)
         directory = self.client.pool_path(self.options["pool"])
@@ -281,17 +279,6 @@ class VmService:
         return {"vm": vm_facts(planned, state="shutoff" if not start else "running"),
                 "before": None, "after": managed_view(planned)}
 
-    @staticmethod
-    def _seed_routed_network(request):
-        """A VM with routed NICs and no network_config of its own gets static addresses in its seed."""
-        nics = request["interfaces"]
-        if not any(nic["type"] == "routed" for nic in nics) or request["cloud_init"].get("network_config"):
-            return
-        for nic in nics:
-            nic["mac"] = nic["mac"] or random_mac()
-        gateway = next(nic["gateway"] for nic in nics if nic["type"] == "routed")
-        request["cloud_init"] = dict(request["cloud_init"], network_config=routed_network_config(nics, gateway))
-
     def _make_disk(self, rollback, disk_path, base, base_format, size):
         rollback.add(_remove_file, disk_path)
         if self.options["clone"] == "full":
@@ -318,6 +305,7 @@ class VmService:
         if self.options.get("keep_owner") and current["metadata"].get("owner") != request["owner"]:
             raise ConflictError(f"name: a VM {request['name']} exists and is not {request['owner'] or 'unowned'}'s; "
                                 "choose another name", field="name")
+        request = with_seed_network(request, current["interfaces"])
         files = seed_files(current["uuid"], request["cloud_init"]) if request["cloud_init"] is not None else None
         requested_type = None if self.options["domain_type"] == "auto" else self._domain_type()
         spec = updated_spec(current, request, domain_type=requested_type,
@@ -416,7 +404,7 @@ def describe_vm(client, qemu_img, dom):
     """Facts of a defined VM: its live definition, state, leases and disk size."""
     facts = parse_domain_xml(client.domain_xml(dom))
     state = client.domain_state(dom)
-    leases = client.interface_addresses(dom) if state == "running" else {}
+    leases = client.interface_addresses(dom, agent=facts["guest_agent"]["connected"]) if state == "running" else {}
     size = None
     if facts["disks"] and facts["disks"][0]["path"]:
         try:

@@ -65,18 +65,36 @@ def random_mac():
     return "52:54:00:" + ":".join(f"{b:02x}" for b in os.urandom(3))
 
 
-def routed_network_config(interfaces, gateway):
-    """A netplan v2 network_config for NICs with pinned MACs: static /32 on routed ones, DHCP on the rest."""
+def seed_network_config(interfaces):
+    """The seed's network-config (v2) for NICs with pinned MACs: each matched by its MAC and named ethN
+    (ENI, systemd-networkd and netplan renderers all take this), DHCP, or a static /32 with its gateway
+    for a routed NIC."""
     ethernets = {}
     for index, nic in enumerate(interfaces):
         entry = {"match": {"macaddress": nic["mac"]}, "set-name": f"eth{index}"}
         if nic["type"] == "routed":
-            entry.update(addresses=[f"{nic['source']}/32"],
-                         routes=[{"to": "0.0.0.0/0", "via": gateway, "on-link": True}])
+            # gateway4, not a route with on-link: cloud-init's ENI renderer drops on-link (and writes a
+            # net-tools `route` that fails), while its `gateway` line is ifupdown's `ip route ... onlink`
+            entry.update(addresses=[f"{nic['source']}/32"], gateway4=nic["gateway"])
         else:
             entry["dhcp4"] = True
         ethernets[f"eth{index}"] = entry
     return {"version": 2, "ethernets": ethernets}
+
+
+def with_seed_network(request, current_interfaces=()):
+    """The request with every NIC's MAC pinned (the one it has, else a new one) and, unless the user
+    gave a network_config of their own, the seed's network-config made for those NICs."""
+    request = dict(request)
+    if request["interfaces"] is not None:
+        request["interfaces"] = [
+            dict(nic, mac=nic["mac"] or (current_interfaces[i]["mac"] if i < len(current_interfaces) else None)
+                 or random_mac()) for i, nic in enumerate(request["interfaces"])]
+    cloud_init = request["cloud_init"]
+    if cloud_init is not None and not cloud_init.get("network_config"):
+        nics = request["interfaces"] if request["interfaces"] is not None else current_interfaces
+        request["cloud_init"] = dict(cloud_init, network_config=seed_network_config(nics))
+    return request
 
 
 def _cloud_init(name, cloud_init):
@@ -188,16 +206,16 @@ def _keep(value, current):
 def updated_spec(current, request, *, domain_type, seed_sha256):
     """`current` (parsed facts of the defined VM) changed as `request` asks.
 
-    Unset options keep the current value. MACs the user did not pin keep the
-    address libvirt gave them, so a VM keeps its MAC (and its DHCP lease).
+    Unset options keep the current value. `request` has gone through
+    with_seed_network: MACs the user did not pin keep the address the VM has,
+    so a VM keeps its MAC (and its DHCP lease).
     """
     spec = {key: current[key] for key in ("name", "uuid", "machine", "arch", "disks", "serial_log")}
     vcpus = _keep(request["vcpus"], current["vcpus"])
     memory = _keep(request["memory_mib"], current["memory_mib"])
     nics = current["interfaces"]
-    if request["interfaces"] is not None:
-        nics = [dict(nic, mac=nic["mac"] or (nics[i]["mac"] if i < len(nics) else None))
-                for i, nic in enumerate(request["interfaces"])]
+    if request["interfaces"] is not None:  # MACs are pinned: with_seed_network
+        nics = [dict(nic) for nic in request["interfaces"]]
     graphics = current.get("graphics") if request["graphics"] is False else request["graphics"]
     meta = dict(current["metadata"], seed_sha256=seed_sha256 or current["metadata"].get("seed_sha256"),
                 owner=_keep(request["owner"], current["metadata"].get("owner")),

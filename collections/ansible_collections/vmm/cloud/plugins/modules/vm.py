@@ -75,7 +75,9 @@ options:
           - A new VM without a C(network_config) of its own gets one that sets this address and gateway.
         type: str
       mac:
-        description: MAC address; libvirt picks one when unset, and it is kept afterwards.
+        description:
+          - MAC address; vmm picks one (52:54:00:...) when unset, and it is kept afterwards.
+          - The seed's network configuration matches the NIC by this address.
         type: str
       model:
         description: NIC model.
@@ -102,7 +104,11 @@ options:
         description: Password for the default user.
         type: str
       network_config:
-        description: Network configuration, netplan version 2; DHCP on every NIC when unset.
+        description:
+          - Network configuration (cloud-init network config version 2), written to the seed as given.
+          - When unset, each NIC is matched by its MAC and named C(eth0), C(eth1), ... with DHCP, or for a routed NIC
+            its address as a /32 and the node's address as C(gateway4); ifupdown, systemd-networkd and netplan
+            guests all apply it.
         type: dict
       user_data:
         description: Extra cloud-config keys, merged into the generated user-data.
@@ -225,6 +231,7 @@ vm:
     disks: [{target: vda, path: /var/lib/vmm/disks/web1.qcow2, format: qcow2, device: disk, readonly: false}]
     interfaces: [{type: network, network: default, mac: "52:54:00:12:34:56", ip: 192.168.122.50}]
     vnc: {listen: 127.0.0.1, port: 5900, password_set: false}
+    guest_agent: {channel: true, connected: true}
     owner: alice
     image: debian-12
 update:
@@ -241,7 +248,10 @@ update:
       type: list
       elements: str
 shutdown:
-  description: V(graceful) or V(forced) when the run stopped the VM.
+  description:
+    - V(graceful) or V(forced) when the run stopped the VM.
+    - A graceful stop goes through the guest agent when one answers (C(vm.guest_agent.connected) in the
+      result), else the ACPI power button.
   returned: when the VM was stopped
   type: str
 domain_type_source:
