@@ -29,7 +29,6 @@ VARIANTS = ("ifupdown", "networkd")
 PREFIX = "rg-"
 MEMORY_MIB = 768
 BOOT_TIMEOUT = 420  # both guests boot at once on 2 cores under TCG
-AGENT_CHANNEL = "org.qemu.guest_agent.0"
 # Documentation prefixes: configured in the guest, never routed anywhere.
 STATIC = {"ifupdown": ("192.0.2.11", "2001:db8:7a::11"), "networkd": ("192.0.2.12", "2001:db8:7a::12")}
 PASSWORD = "rg-secret-pw"
@@ -121,15 +120,6 @@ def remove_vm(conn, name):
         path.unlink(missing_ok=True)
 
 
-def ensure_agent_channel(conn, name):
-    """Give the domain a guest agent channel unless vmm already did."""
-    dom = conn.lookupByName(name)
-    xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
-    if AGENT_CHANNEL not in xml:
-        channel = f"<channel type='unix'><target type='virtio' name='{AGENT_CHANNEL}'/></channel>"
-        conn.defineXML(xml.replace("</devices>", channel + "</devices>", 1))
-
-
 @pytest.fixture(scope="session")
 def conn():
     connection = libvirt.open("qemu:///system")
@@ -163,12 +153,9 @@ def started_guests(conn, macs, ssh_public_key):
         registered = run_tasks([("vmm.cloud.image", {"name": images[v], "src": str(build_image(v))})
                                 for v in VARIANTS])
         assert not any(r.get("failed") for r in registered), registered
-        defined = run_tasks(vm_tasks(images, macs, ssh_public_key, "present"))
-        assert not any(r.get("failed") for r in defined), defined
-        for name in names.values():
-            ensure_agent_channel(conn, name)
         started = run_tasks(vm_tasks(images, macs, ssh_public_key, "running"))
         assert not any(r.get("failed") for r in started), started
+        assert all(r["vm"]["guest_agent"]["channel"] for r in started), [r["vm"] for r in started]
         yield {v: (names[v], Path(r["vm"]["console_log"])) for v, r in zip(VARIANTS, started, strict=True)}
     finally:
         for name in names.values():

@@ -11,6 +11,8 @@ import re
 
 import libvirt
 
+from tests.integration.ansible_run import run_task
+
 
 def test_hostname_and_fqdn_from_the_seed(guest):
     assert guest.output("hostname").strip() == guest.hostname
@@ -68,3 +70,11 @@ def test_network_rendered_for_the_variant(guest):
     renderer, path = rendered[guest.variant]
     assert f"Selected renderer '{renderer}'" in guest.output("cat /var/log/cloud-init.log")
     assert guest.ipv4 in guest.output(f"cat {path}")
+
+
+def test_vmm_sees_the_guest_agent_and_the_address(guest):
+    info = run_task("vmm.cloud.vm_info", {"name": guest.name})
+    vm = info["vms"][0]
+    assert vm["guest_agent"] == {"channel": True, "connected": True}, vm
+    addresses = guest.output("ip -o -4 addr show dev eth0")
+    assert vm["interfaces"][0]["mac"] == guest.mac and vm["interfaces"][0]["ip"] in addresses, vm["interfaces"]
