@@ -4,8 +4,10 @@ scripts/build-debian-guest builds (and caches) one image per network variant:
 ifupdown (cloud-init renders ENI) and networkd. Both VMs are created and
 started together once per session, then every check of a variant reads the
 same VM: its serial console log, libvirt's DHCP leases, and commands run
-through the QEMU guest agent (no network traffic to the guest). The VMs are
-called `rg-*` and are removed at the end, also when a test fails.
+through the QEMU guest agent (no network traffic to the guest). Beside them,
+one VM per variant with no network_config of its own boots on the seed vmm
+makes (its NIC matched by the MAC vmm pinned). The VMs are called `rg-*` and
+are removed at the end, also when a test fails.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tests.integration.conftest import wait_for_console
 VARIANTS = ("ifupdown", "networkd")
 PREFIX = "rg-"
 MEMORY_MIB = 768
-BOOT_TIMEOUT = 420  # both guests boot at once on 2 cores under TCG
+BOOT_TIMEOUT = 900  # four guests boot at once on 2 cores under TCG
 # Documentation prefixes: configured in the guest, never routed anywhere.
 STATIC = {"ifupdown": ("192.0.2.11", "2001:db8:7a::11"), "networkd": ("192.0.2.12", "2001:db8:7a::12")}
 PASSWORD = "rg-secret-pw"
@@ -100,9 +102,17 @@ def vm_args(variant, image, mac, key, state):
                            "network_config": network_config(variant, mac)}}
 
 
+def vmm_seed_args(variant, image, state):
+    """A VM that leaves its MAC and its network config to vmm: the seed a user gets by default."""
+    return {"name": f"{PREFIX}def-{variant}", "image": image, "state": state, "domain_type": "qemu",
+            "memory": MEMORY_MIB, "vcpus": 1, "console": {"type": "none"}, "shutdown_timeout": 0,
+            "cloud_init": {"hostname": f"rg-def-{variant}"}}
+
+
 def vm_tasks(images, macs, key, state):
-    """One vmm.cloud.vm task per variant, for run_tasks."""
-    return [("vmm.cloud.vm", vm_args(v, images[v], macs[v], key, state)) for v in VARIANTS]
+    """The VMs of every variant (own network config, then vmm's), for run_tasks."""
+    return ([("vmm.cloud.vm", vm_args(v, images[v], macs[v], key, state)) for v in VARIANTS]
+            + [("vmm.cloud.vm", vmm_seed_args(v, images[v], state)) for v in VARIANTS])
 
 
 def remove_vm(conn, name):
@@ -146,8 +156,8 @@ def macs():
 def started_guests(conn, macs, ssh_public_key):
     """Both variants' VMs created and started (not yet waited for): {variant: (name, console log)}."""
     images = {variant: f"{PREFIX}debian-12-{variant}" for variant in VARIANTS}
-    names = {variant: f"{PREFIX}deb-{variant}" for variant in VARIANTS}
-    for name in names.values():
+    names = [f"{PREFIX}deb-{variant}" for variant in VARIANTS] + [f"{PREFIX}def-{variant}" for variant in VARIANTS]
+    for name in names:
         remove_vm(conn, name)
     try:
         registered = run_tasks([("vmm.cloud.image", {"name": images[v], "src": str(build_image(v))})
@@ -156,31 +166,46 @@ def started_guests(conn, macs, ssh_public_key):
         started = run_tasks(vm_tasks(images, macs, ssh_public_key, "running"))
         assert not any(r.get("failed") for r in started), started
         assert all(r["vm"]["guest_agent"]["channel"] for r in started), [r["vm"] for r in started]
-        yield {v: (names[v], Path(r["vm"]["console_log"])) for v, r in zip(VARIANTS, started, strict=True)}
+        keys = [*VARIANTS, *(f"vmm-seed-{variant}" for variant in VARIANTS)]
+        yield {key: (r["vm"]["name"], Path(r["vm"]["console_log"]), r["vm"]["interfaces"][0]["mac"])
+               for key, r in zip(keys, started, strict=True)}
     finally:
-        for name in names.values():
+        for name in names:
             remove_vm(conn, name)
         run_tasks([("vmm.cloud.image", {"name": image, "state": "absent"}) for image in images.values()])
 
 
-@pytest.fixture(scope="session", params=VARIANTS)
-def guest(request, conn, macs, started_guests, ssh_public_key):
-    """One variant's VM after cloud-init finished its first boot, with the guest agent answering."""
-    variant = request.param
-    name, console_log = started_guests[variant]
-    wait_for_console(console_log, "Cloud-init v.", timeout=BOOT_TIMEOUT)
-    wait_for_console(console_log, "finished at", timeout=BOOT_TIMEOUT)
-    ipv4, ipv6 = STATIC[variant]
-    guest = Guest(variant=variant, name=name, hostname=f"rg-{variant}", fqdn=f"rg-{variant}.guests.test",
-                  mac=macs[variant], ipv4=ipv4, ipv6=ipv6, console_log=console_log,
-                  ssh_public_key=ssh_public_key, dom=conn.lookupByName(name))
+def booted(conn, guest):
+    """`guest` once cloud-init has finished its first boot and the guest agent answers."""
+    wait_for_console(guest.console_log, "Cloud-init v.", timeout=BOOT_TIMEOUT)
+    wait_for_console(guest.console_log, "finished at", timeout=BOOT_TIMEOUT)
     deadline = time.monotonic() + 60
     while True:
         try:
             guest.agent("guest-ping")
-            break
+            return guest
         except libvirt.libvirtError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
-    return guest
+
+
+@pytest.fixture(scope="session", params=VARIANTS)
+def guest(request, conn, macs, started_guests, ssh_public_key):
+    """One variant's VM (its own network config) after cloud-init finished its first boot."""
+    variant = request.param
+    name, console_log, _ = started_guests[variant]
+    ipv4, ipv6 = STATIC[variant]
+    return booted(conn, Guest(variant=variant, name=name, hostname=f"rg-{variant}", fqdn=f"rg-{variant}.guests.test",
+                              mac=macs[variant], ipv4=ipv4, ipv6=ipv6, console_log=console_log,
+                              ssh_public_key=ssh_public_key, dom=conn.lookupByName(name)))
+
+
+@pytest.fixture(scope="session", params=VARIANTS)
+def vmm_seed_guest(request, conn, started_guests):
+    """One variant's VM on the seed vmm made (no network config of its own), after its first boot."""
+    variant = request.param
+    name, console_log, mac = started_guests[f"vmm-seed-{variant}"]
+    return booted(conn, Guest(variant=variant, name=name, hostname=f"rg-def-{variant}", fqdn="", mac=mac,
+                              ipv4="", ipv6="", console_log=console_log, ssh_public_key="",
+                              dom=conn.lookupByName(name)))

@@ -78,3 +78,21 @@ def test_vmm_sees_the_guest_agent_and_the_address(guest):
     assert vm["guest_agent"] == {"channel": True, "connected": True}, vm
     addresses = guest.output("ip -o -4 addr show dev eth0")
     assert vm["interfaces"][0]["mac"] == guest.mac and vm["interfaces"][0]["ip"] in addresses, vm["interfaces"]
+
+
+def test_vmm_own_seed_gives_the_nic_its_dhcp_address(vmm_seed_guest, conn):
+    """The case of the issue: no network_config of the VM's own. ENI once rendered vmm's default as
+    `iface nics` and the guest got no address; now the NIC vmm pinned is eth0 with its lease."""
+    guest = vmm_seed_guest
+    assert guest.output("cat /sys/class/net/eth0/address").strip() == guest.mac
+    leases = [lease for lease in conn.networkLookupByName("default").DHCPLeases()
+              if lease["mac"].lower() == guest.mac and lease["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV4]
+    assert leases, f"no DHCP lease for {guest.mac}"
+    newest = max(leases, key=lambda lease: lease["expirytime"])
+    addresses = guest.output("ip -o -4 addr show dev eth0")
+    assert f"inet {newest['ipaddr']}/" in addresses, addresses
+    assert guest.output("hostname").strip() == guest.hostname
+    code, out, err = guest.run("cloud-init status --long")
+    assert code == 0 and "status: done" in out, (code, out, err)
+    info = run_task("vmm.cloud.vm_info", {"name": guest.name})["vms"][0]
+    assert info["guest_agent"]["connected"] and info["interfaces"][0]["ip"] == newest["ipaddr"], info
