@@ -6,8 +6,10 @@ started together once per session, then every check of a variant reads the
 same VM: its serial console log, libvirt's DHCP leases, and commands run
 through the QEMU guest agent (no network traffic to the guest). Beside them,
 one VM per variant with no network_config of its own boots on the seed vmm
-makes (its NIC matched by the MAC vmm pinned). The VMs are called `rg-*` and
-are removed at the end, also when a test fails.
+makes (its NIC matched by the MAC vmm pinned), and one on the network config
+vmm writes for a routed NIC (a /32 and the node's address as gateway; here the
+default network's gateway stands in for a routed node's). The VMs are called
+`rg-*` and are removed at the end, also when a test fails.
 """
 
 from __future__ import annotations
@@ -24,16 +26,20 @@ import libvirt
 import libvirt_qemu
 import pytest
 
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import seed_network_config
 from tests.integration.ansible_run import ROOT, run_task, run_tasks
 from tests.integration.conftest import wait_for_console
 
 VARIANTS = ("ifupdown", "networkd")
 PREFIX = "rg-"
 MEMORY_MIB = 768
-BOOT_TIMEOUT = 900  # four guests boot at once on 2 cores under TCG
+BOOT_TIMEOUT = 900  # six guests boot at once on 2 cores under TCG
 # Documentation prefixes: configured in the guest, never routed anywhere.
 STATIC = {"ifupdown": ("192.0.2.11", "2001:db8:7a::11"), "networkd": ("192.0.2.12", "2001:db8:7a::12")}
 PASSWORD = "rg-secret-pw"
+# A routed VM's address has nothing to do with its gateway's network: TEST-NET-2, gateway the default network's.
+ROUTED = {"ifupdown": "198.51.100.21", "networkd": "198.51.100.22"}
+ROUTED_GATEWAY = "192.168.122.1"
 
 
 @dataclass
@@ -109,10 +115,20 @@ def vmm_seed_args(variant, image, state):
             "cloud_init": {"hostname": f"rg-def-{variant}"}}
 
 
+def routed_args(variant, image, mac, state):
+    """A VM whose seed holds what vmm writes for a routed NIC (vm_spec.seed_network_config)."""
+    nic = {"type": "routed", "source": ROUTED[variant], "mac": mac, "gateway": ROUTED_GATEWAY}
+    return {"name": f"{PREFIX}rt-{variant}", "image": image, "state": state, "domain_type": "qemu",
+            "memory": MEMORY_MIB, "vcpus": 1, "console": {"type": "none"}, "shutdown_timeout": 0,
+            "networks": [{"network": "default", "mac": mac}],
+            "cloud_init": {"hostname": f"rg-rt-{variant}", "network_config": seed_network_config([nic])}}
+
+
 def vm_tasks(images, macs, key, state):
-    """The VMs of every variant (own network config, then vmm's), for run_tasks."""
+    """The VMs of every variant (own network config, vmm's default seed, vmm's routed seed), for run_tasks."""
     return ([("vmm.cloud.vm", vm_args(v, images[v], macs[v], key, state)) for v in VARIANTS]
-            + [("vmm.cloud.vm", vmm_seed_args(v, images[v], state)) for v in VARIANTS])
+            + [("vmm.cloud.vm", vmm_seed_args(v, images[v], state)) for v in VARIANTS]
+            + [("vmm.cloud.vm", routed_args(v, images[v], macs[f"routed-{v}"], state)) for v in VARIANTS])
 
 
 def remove_vm(conn, name):
@@ -148,15 +164,15 @@ def ssh_public_key(tmp_path_factory):
 def macs():
     """A fresh MAC per variant and session: the seed matches the NIC by it, and no lease of an earlier
     run (dnsmasq keeps them after the VM is gone) is mistaken for this run's."""
-    return {variant: "52:54:00:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
-            for variant in VARIANTS}
+    return {key: "52:54:00:" + ":".join(f"{random.randrange(256):02x}" for _ in range(3))
+            for key in [*VARIANTS, *(f"routed-{variant}" for variant in VARIANTS)]}
 
 
 @pytest.fixture(scope="session")
 def started_guests(conn, macs, ssh_public_key):
     """Both variants' VMs created and started (not yet waited for): {variant: (name, console log)}."""
     images = {variant: f"{PREFIX}debian-12-{variant}" for variant in VARIANTS}
-    names = [f"{PREFIX}deb-{variant}" for variant in VARIANTS] + [f"{PREFIX}def-{variant}" for variant in VARIANTS]
+    names = [f"{PREFIX}{kind}-{variant}" for kind in ("deb", "def", "rt") for variant in VARIANTS]
     for name in names:
         remove_vm(conn, name)
     try:
@@ -166,7 +182,7 @@ def started_guests(conn, macs, ssh_public_key):
         started = run_tasks(vm_tasks(images, macs, ssh_public_key, "running"))
         assert not any(r.get("failed") for r in started), started
         assert all(r["vm"]["guest_agent"]["channel"] for r in started), [r["vm"] for r in started]
-        keys = [*VARIANTS, *(f"vmm-seed-{variant}" for variant in VARIANTS)]
+        keys = [*VARIANTS, *(f"vmm-seed-{variant}" for variant in VARIANTS), *(f"routed-{v}" for v in VARIANTS)]
         yield {key: (r["vm"]["name"], Path(r["vm"]["console_log"]), r["vm"]["interfaces"][0]["mac"])
                for key, r in zip(keys, started, strict=True)}
     finally:
@@ -208,4 +224,14 @@ def vmm_seed_guest(request, conn, started_guests):
     name, console_log, mac = started_guests[f"vmm-seed-{variant}"]
     return booted(conn, Guest(variant=variant, name=name, hostname=f"rg-def-{variant}", fqdn="", mac=mac,
                               ipv4="", ipv6="", console_log=console_log, ssh_public_key="",
+                              dom=conn.lookupByName(name)))
+
+
+@pytest.fixture(scope="session", params=VARIANTS)
+def routed_guest(request, conn, started_guests):
+    """One variant's VM on vmm's routed network config, after its first boot."""
+    variant = request.param
+    name, console_log, mac = started_guests[f"routed-{variant}"]
+    return booted(conn, Guest(variant=variant, name=name, hostname=f"rg-rt-{variant}", fqdn="", mac=mac,
+                              ipv4=ROUTED[variant], ipv6="", console_log=console_log, ssh_public_key="",
                               dom=conn.lookupByName(name)))

@@ -96,3 +96,14 @@ def test_vmm_own_seed_gives_the_nic_its_dhcp_address(vmm_seed_guest, conn):
     assert code == 0 and "status: done" in out, (code, out, err)
     info = run_task("vmm.cloud.vm_info", {"name": guest.name})["vms"][0]
     assert info["guest_agent"]["connected"] and info["interfaces"][0]["ip"] == newest["ipaddr"], info
+
+
+def test_vmm_routed_seed_gives_a_32_and_a_default_route(routed_guest):
+    """What vmm writes for a routed NIC: the /32 and a default route through a gateway outside it, on both
+    renderers (ifupdown adds it onlink; systemd-networkd reaches it through the link route to the gateway)."""
+    guest = routed_guest
+    assert f"inet {guest.ipv4}/32 " in guest.output("ip -o -4 addr show dev eth0")
+    routes = guest.output("ip -4 route show")
+    assert re.search(r"^default via 192\.168\.122\.1 dev eth0\b", routes, re.M), routes
+    code, out, err = guest.run("cloud-init status --long")
+    assert code == 0 and "status: done" in out, (code, out, err)

@@ -98,11 +98,14 @@ def test_routed_nic_renders_its_address_and_gateway():
     # gateway outside the /32 is reached on the link
     eni = out["eni"]["/etc/network/interfaces"]
     assert "iface eth0 inet static\n    address 203.0.113.5/32\n    gateway 198.51.100.7" in eni, eni
-    assert "route add" not in eni, eni  # net-tools, absent from minimal Debian, and without onlink
+    assert "route add default" not in eni, eni  # net-tools, absent from minimal Debian, and without onlink
+    # systemd-networkd: cloud-init writes Gateway= without GatewayOnLink=, and networkd sets that itself only
+    # when no static address is set; the link route to the gateway makes it reachable
     network = out["networkd"]["/etc/systemd/network/10-cloud-init-eth0.network"]
-    assert "Address=203.0.113.5/32" in network and "Gateway=198.51.100.7" in network, network
+    assert "Address=203.0.113.5/32" in network and "[Route]\nGateway=198.51.100.7" in network, network
+    assert "[Route]\nDestination=198.51.100.7/32" in network, network
     plan = out["netplan"]["/etc/netplan/50-cloud-init.yaml"]
-    assert "gateway4: 198.51.100.7" in plan, plan
+    assert "gateway4: 198.51.100.7" in plan and "to: 198.51.100.7/32" in plan, plan
 
 
 @pytest.mark.parametrize("cloud_init", [

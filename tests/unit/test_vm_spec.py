@@ -134,7 +134,8 @@ def test_routed_nic_and_its_seed():
             dict(request["interfaces"][1], mac="52:54:00:00:00:02")]
     assert seed_network_config(nics) == {"version": 2, "ethernets": {
         "eth0": {"match": {"macaddress": "52:54:00:00:00:01"}, "set-name": "eth0", "addresses": ["203.0.113.5/32"],
-                 "gateway4": "198.51.100.7"},
+                 "gateway4": "198.51.100.7",
+                 "routes": [{"to": "198.51.100.7/32", "via": "0.0.0.0", "scope": "link"}]},
         "eth1": {"match": {"macaddress": "52:54:00:00:00:02"}, "set-name": "eth1", "dhcp4": True},
     }}
 

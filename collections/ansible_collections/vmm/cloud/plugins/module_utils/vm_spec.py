@@ -73,9 +73,12 @@ def seed_network_config(interfaces):
     for index, nic in enumerate(interfaces):
         entry = {"match": {"macaddress": nic["mac"]}, "set-name": f"eth{index}"}
         if nic["type"] == "routed":
-            # gateway4, not a route with on-link: cloud-init's ENI renderer drops on-link (and writes a
-            # net-tools `route` that fails), while its `gateway` line is ifupdown's `ip route ... onlink`
-            entry.update(addresses=[f"{nic['source']}/32"], gateway4=nic["gateway"])
+            # The gateway is outside the /32. gateway4: ifupdown adds it `onlink`; a route with on-link
+            # would lose it in cloud-init's ENI output. The link route to the gateway: systemd-networkd
+            # (whose Gateway= cloud-init writes without GatewayOnLink) reaches the gateway through it;
+            # ENI turns it into a net-tools line that may fail, harmlessly (`|| true`).
+            entry.update(addresses=[f"{nic['source']}/32"], gateway4=nic["gateway"],
+                         routes=[{"to": f"{nic['gateway']}/32", "via": "0.0.0.0", "scope": "link"}])
         else:
             entry["dhcp4"] = True
         ethernets[f"eth{index}"] = entry

@@ -106,10 +106,10 @@ options:
       network_config:
         description:
           - Network configuration (cloud-init network config version 2), written to the seed as given.
-          - When unset, each NIC is matched by its MAC and named C(eth0), C(eth1), ... with DHCP (real Debian 12
-            guests with ifupdown and with systemd-networkd are tested), or for a routed NIC its address as a /32
-            and the node's address as C(gateway4), which ifupdown applies on-link; cloud-init 22.4's
-            systemd-networkd output does not (no C(GatewayOnLink)), so give such a guest its own network_config.
+          - When unset, each NIC is matched by its MAC and named C(eth0), C(eth1), ... with DHCP, or for a routed NIC
+            its address as a /32, the node's address as C(gateway4) and a link route to it (so that
+            systemd-networkd, not only ifupdown, reaches a gateway outside the /32). Both forms are tested on real
+            Debian 12 guests with ifupdown and with systemd-networkd.
         type: dict
       user_data:
         description: Extra cloud-config keys, merged into the generated user-data.
