@@ -14,16 +14,21 @@ import libvirt
 from tests.integration.ansible_run import run_task
 
 
+def newest_lease(conn, mac):
+    """The newest IPv4 lease of the default network for `mac` (dnsmasq keeps older ones)."""
+    leases = [lease for lease in conn.networkLookupByName("default").DHCPLeases()
+              if lease["mac"].lower() == mac and lease["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV4]
+    assert leases, f"no DHCP lease for {mac}"
+    return max(leases, key=lambda lease: lease["expirytime"])
+
+
 def test_hostname_and_fqdn_from_the_seed(guest):
     assert guest.output("hostname").strip() == guest.hostname
     assert guest.output("hostname -f").strip() == guest.fqdn
 
 
 def test_dhcp_address_on_the_default_network(guest, conn):
-    leases = [lease for lease in conn.networkLookupByName("default").DHCPLeases()
-              if lease["mac"].lower() == guest.mac and lease["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV4]
-    assert leases, f"no DHCP lease for {guest.mac}"
-    newest = max(leases, key=lambda lease: lease["expirytime"])
+    newest = newest_lease(conn, guest.mac)
     addresses = guest.output("ip -o -4 addr show dev eth0")
     assert f"inet {newest['ipaddr']}/" in addresses and " dynamic " in addresses, addresses
 
@@ -85,10 +90,7 @@ def test_vmm_own_seed_gives_the_nic_its_dhcp_address(vmm_seed_guest, conn):
     `iface nics` and the guest got no address; now the NIC vmm pinned is eth0 with its lease."""
     guest = vmm_seed_guest
     assert guest.output("cat /sys/class/net/eth0/address").strip() == guest.mac
-    leases = [lease for lease in conn.networkLookupByName("default").DHCPLeases()
-              if lease["mac"].lower() == guest.mac and lease["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV4]
-    assert leases, f"no DHCP lease for {guest.mac}"
-    newest = max(leases, key=lambda lease: lease["expirytime"])
+    newest = newest_lease(conn, guest.mac)
     addresses = guest.output("ip -o -4 addr show dev eth0")
     assert f"inet {newest['ipaddr']}/" in addresses, addresses
     assert guest.output("hostname").strip() == guest.hostname
