@@ -5,8 +5,8 @@ ifupdown (cloud-init renders ENI) and networkd. Both VMs are created and
 started together once per session, then every check of a variant reads the
 same VM: its serial console log, libvirt's DHCP leases, and commands run
 through the QEMU guest agent (no network traffic to the guest). Beside them,
-one VM per variant with no network_config of its own boots on the seed vmm
-makes (its NIC matched by the MAC vmm pinned), and one on the network config
+one VM per variant with two NICs and no network_config of its own boots on
+the seed vmm makes (each NIC matched by the MAC vmm pinned), and one on the network config
 vmm writes for a routed NIC (a /32 and the node's address as gateway; here the
 default network's gateway stands in for a routed node's). The VMs are called
 `rg-*` and are removed at the end, also when a test fails.
@@ -54,6 +54,7 @@ class Guest:
     console_log: Path
     ssh_public_key: str
     dom: libvirt.virDomain
+    macs: tuple = ()  # every NIC's, when the VM has several
 
     def console(self):
         return self.console_log.read_text(errors="replace")
@@ -109,9 +110,10 @@ def vm_args(variant, image, mac, key, state):
 
 
 def vmm_seed_args(variant, image, state):
-    """A VM that leaves its MAC and its network config to vmm: the seed a user gets by default."""
+    """A VM with two NICs that leaves their MACs and its network config to vmm: the seed a user gets by default."""
     return {"name": f"{PREFIX}def-{variant}", "image": image, "state": state, "domain_type": "qemu",
             "memory": MEMORY_MIB, "vcpus": 1, "console": {"type": "none"}, "shutdown_timeout": 0,
+            "networks": [{"network": "default"}, {"network": "default"}],
             "cloud_init": {"hostname": f"rg-def-{variant}"}}
 
 
@@ -183,7 +185,7 @@ def started_guests(conn, macs, ssh_public_key):
         assert not any(r.get("failed") for r in started), started
         assert all(r["vm"]["guest_agent"]["channel"] for r in started), [r["vm"] for r in started]
         keys = [*VARIANTS, *(f"vmm-seed-{variant}" for variant in VARIANTS), *(f"routed-{v}" for v in VARIANTS)]
-        yield {key: (r["vm"]["name"], Path(r["vm"]["console_log"]), r["vm"]["interfaces"][0]["mac"])
+        yield {key: (r["vm"]["name"], Path(r["vm"]["console_log"]), [nic["mac"] for nic in r["vm"]["interfaces"]])
                for key, r in zip(keys, started, strict=True)}
     finally:
         for name in names:
@@ -221,17 +223,17 @@ def guest(request, conn, macs, started_guests, ssh_public_key):
 def vmm_seed_guest(request, conn, started_guests):
     """One variant's VM on the seed vmm made (no network config of its own), after its first boot."""
     variant = request.param
-    name, console_log, mac = started_guests[f"vmm-seed-{variant}"]
-    return booted(conn, Guest(variant=variant, name=name, hostname=f"rg-def-{variant}", fqdn="", mac=mac,
+    name, console_log, macs = started_guests[f"vmm-seed-{variant}"]
+    return booted(conn, Guest(variant=variant, name=name, hostname=f"rg-def-{variant}", fqdn="", mac=macs[0],
                               ipv4="", ipv6="", console_log=console_log, ssh_public_key="",
-                              dom=conn.lookupByName(name)))
+                              dom=conn.lookupByName(name), macs=macs))
 
 
 @pytest.fixture(scope="session", params=VARIANTS)
 def routed_guest(request, conn, started_guests):
     """One variant's VM on vmm's routed network config, after its first boot."""
     variant = request.param
-    name, console_log, mac = started_guests[f"routed-{variant}"]
-    return booted(conn, Guest(variant=variant, name=name, hostname=f"rg-rt-{variant}", fqdn="", mac=mac,
+    name, console_log, macs = started_guests[f"routed-{variant}"]
+    return booted(conn, Guest(variant=variant, name=name, hostname=f"rg-rt-{variant}", fqdn="", mac=macs[0],
                               ipv4=ROUTED[variant], ipv6="", console_log=console_log, ssh_public_key="",
                               dom=conn.lookupByName(name)))

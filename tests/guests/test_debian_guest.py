@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import libvirt
 
+from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
 from tests.integration.ansible_run import run_task
+
+ACPI_GRACE = 30  # seconds the guest is given to act on its ACPI power button
 
 
 def newest_lease(conn, mac):
@@ -83,21 +87,40 @@ def test_vmm_sees_the_guest_agent_and_the_address(guest):
     assert vm["guest_agent"] == {"channel": True, "connected": True}, vm
     addresses = guest.output("ip -o -4 addr show dev eth0")
     assert vm["interfaces"][0]["mac"] == guest.mac and vm["interfaces"][0]["ip"] in addresses, vm["interfaces"]
+    # The static addresses are in no lease: only the guest agent can have told vmm of them.
+    assert {guest.ipv4, guest.ipv6} <= set(vm["interfaces"][0]["ips"]), vm["interfaces"]
+    assert {guest.ipv4, guest.ipv6} <= set(vm["ips"]), vm["ips"]
+
+
+def test_vmm_freezes_the_guest_filesystems_through_the_agent(guest):
+    client = LibvirtClient("qemu:///system")
+    try:
+        dom = client.find_domain(guest.name)
+        with client.quiesced(dom) as frozen:
+            assert frozen >= 1
+            assert guest.agent("guest-fsfreeze-status") == "frozen"
+        assert guest.agent("guest-fsfreeze-status") == "thawed"
+        assert guest.output("touch /var/tmp/after-thaw && echo written").strip() == "written"
+    finally:
+        client.close()
 
 
 def test_vmm_own_seed_gives_the_nic_its_dhcp_address(vmm_seed_guest, conn):
     """The case of the issue: no network_config of the VM's own. ENI once rendered vmm's default as
     `iface nics` and the guest got no address; now the NIC vmm pinned is eth0 with its lease."""
     guest = vmm_seed_guest
-    assert guest.output("cat /sys/class/net/eth0/address").strip() == guest.mac
-    newest = newest_lease(conn, guest.mac)
-    addresses = guest.output("ip -o -4 addr show dev eth0")
-    assert f"inet {newest['ipaddr']}/" in addresses, addresses
+    assert len(guest.macs) == 2
+    info = run_task("vmm.cloud.vm_info", {"name": guest.name})["vms"][0]
+    assert info["guest_agent"]["connected"], info
+    for index, mac in enumerate(guest.macs):  # eth0 and eth1, each named and addressed by its own MAC
+        assert guest.output(f"cat /sys/class/net/eth{index}/address").strip() == mac
+        newest = newest_lease(conn, mac)
+        addresses = guest.output(f"ip -o -4 addr show dev eth{index}")
+        assert f"inet {newest['ipaddr']}/" in addresses, addresses
+        assert info["interfaces"][index]["mac"] == mac and info["interfaces"][index]["ip"] == newest["ipaddr"], info
     assert guest.output("hostname").strip() == guest.hostname
     code, out, err = guest.run("cloud-init status --long")
     assert code == 0 and "status: done" in out, (code, out, err)
-    info = run_task("vmm.cloud.vm_info", {"name": guest.name})["vms"][0]
-    assert info["guest_agent"]["connected"] and info["interfaces"][0]["ip"] == newest["ipaddr"], info
 
 
 def test_vmm_routed_seed_gives_a_32_and_a_default_route(routed_guest):
@@ -109,3 +132,18 @@ def test_vmm_routed_seed_gives_a_32_and_a_default_route(routed_guest):
     assert re.search(r"^default via 192\.168\.122\.1 dev eth0\b", routes, re.M), routes
     code, out, err = guest.run("cloud-init status --long")
     assert code == 0 and "status: done" in out, (code, out, err)
+
+
+def test_vmm_shuts_the_guest_down_through_its_agent(routed_guest):
+    """The guest's logind is told to ignore the ACPI power button (the test presses it and sees the guest
+    stay up), so only the guest agent can stop it gracefully."""
+    guest = routed_guest
+    guest.output("mkdir -p /etc/systemd/logind.conf.d && printf '[Login]\\nHandlePowerKey=ignore\\n' "
+                 "> /etc/systemd/logind.conf.d/vmm-test.conf && systemctl restart systemd-logind")
+    guest.dom.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
+    time.sleep(ACPI_GRACE)
+    assert guest.dom.isActive(), "the guest obeyed its power button: this test proves nothing"
+    stopped = run_task("vmm.cloud.vm", {"name": guest.name, "state": "stopped", "shutdown_timeout": 300})
+    assert stopped["changed"] and stopped["vm"]["state"] == "shutoff", stopped
+    assert stopped["shutdown"] == "graceful" and stopped["shutdown_through"] == "guest_agent", stopped
+    assert "reboot: Power down" in guest.console()

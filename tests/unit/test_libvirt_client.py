@@ -107,3 +107,39 @@ def test_a_call_that_fails_on_a_live_connection_is_a_plain_error(client):
     with pytest.raises(VmmError, match="^starting test: ") as err:
         client.start(client.get_domain("test"))  # already running
     assert not isinstance(err.value, LibvirtConnectionError)
+
+
+class _Recording:
+    """A real domain of the test driver whose fsFreeze/fsThaw calls are written down."""
+
+    def __init__(self, dom):
+        self.dom, self.calls = dom, []
+
+    def fsFreeze(self, mountpoints, flags):  # noqa: N802 (libvirt's name)
+        self.calls.append("freeze")
+        return self.dom.fsFreeze(mountpoints, flags)
+
+    def fsThaw(self, mountpoints, flags):  # noqa: N802
+        self.calls.append("thaw")
+        return self.dom.fsThaw(mountpoints, flags)
+
+    def name(self):
+        return self.dom.name()
+
+
+def test_quiesced_thaws_whatever_happens_in_the_block(client):
+    dom = _Recording(client.find_domain("test"))
+    with client.quiesced(dom) as frozen:
+        assert frozen == 2 and dom.calls == ["freeze"]  # the test driver's guest has two filesystems
+    assert dom.calls == ["freeze", "thaw"]
+    with pytest.raises(RuntimeError), client.quiesced(dom):
+        raise RuntimeError("the snapshot failed")
+    assert dom.calls == ["freeze", "thaw", "freeze", "thaw"]
+
+
+def test_quiesced_without_an_agent_freezes_nothing(client):
+    client.destroy(client.find_domain("test"))
+    dom = _Recording(client.find_domain("test"))  # shut off: nothing to freeze, nothing to thaw
+    with client.quiesced(dom) as frozen:
+        assert frozen == 0
+    assert dom.calls == ["freeze"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from contextlib import contextmanager
 
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
     LibvirtConnectionError,
@@ -149,10 +150,30 @@ class LibvirtClient:
         self._call(f"resuming {dom.name()}", dom.resume)
 
     def shutdown(self, dom):
-        """Ask the guest to power off: through its guest agent when one answers, else the ACPI power button
-        (libvirt tries the agent first and falls back)."""
-        flags = libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT | libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN
-        self._call(f"shutting down {dom.name()}", dom.shutdownFlags, flags)
+        """Ask the guest to power off: through its guest agent when one answers, else the ACPI power button.
+        Returns which was asked: "guest_agent" or "acpi"."""
+        try:
+            dom.shutdownFlags(libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT)
+            return "guest_agent"
+        except libvirt.libvirtError:  # no agent in the guest, or it did not answer
+            pass
+        self._call(f"shutting down {dom.name()}", dom.shutdownFlags, libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN)
+        return "acpi"
+
+    @contextmanager
+    def quiesced(self, dom):
+        """Inside the block the guest's filesystems are frozen through its guest agent (consistent for a
+        snapshot or a backup), thawed on the way out whatever happens. Yields how many were frozen:
+        0 when no guest agent answers (the block then runs on a live, crash-consistent disk)."""
+        try:
+            frozen = dom.fsFreeze(None, 0)
+        except libvirt.libvirtError:
+            frozen = 0
+        try:
+            yield frozen
+        finally:
+            if frozen:
+                self._call(f"thawing the filesystems of {dom.name()}", dom.fsThaw, None, 0)
 
     def destroy(self, dom):
         if self.is_active(dom):

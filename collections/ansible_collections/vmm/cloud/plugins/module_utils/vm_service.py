@@ -374,9 +374,9 @@ class VmService:
             self.log.apply("stopped", self.client.destroy, dom)
             return
         if timeout > 0:
-            self.log.apply("asked the guest to shut down", self.client.shutdown, dom)
+            asked = self.log.apply("asked the guest to shut down", self.client.shutdown, dom)
             if self.client.wait_for_state(dom, "shutoff", timeout):
-                self.outcome["shutdown"] = "graceful"
+                self.outcome.update(shutdown="graceful", shutdown_through=asked)
                 return
         self.log.apply("powered off", self.client.destroy, dom)
         self.outcome["shutdown"] = "forced"

@@ -255,6 +255,10 @@ shutdown:
       result), else the ACPI power button.
   returned: when the VM was stopped
   type: str
+shutdown_through:
+  description: How a graceful stop asked the guest, V(guest_agent) or V(acpi) (the power button).
+  returned: when the VM stopped gracefully
+  type: str
 domain_type_source:
   description: Why a new VM got its domain type (requested, probe or capabilities).
   returned: when a domain type was chosen
