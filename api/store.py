@@ -273,9 +273,9 @@ class Store(DirectoryStore):
         with self.engine.begin() as conn:
             if max_queued is not None and fields.get("token_id") is not None:
                 self._check_queue(conn, fields["token_id"], max_queued)
-            job_id = conn.execute(jobs.insert().values(created=utcnow(), job_explanation="", cancel_requested=False,
-                                                       **fields)).inserted_primary_key[0]
-        return self.get_job(job_id)
+            row = conn.execute(jobs.insert().values(created=utcnow(), job_explanation="", cancel_requested=False,
+                                                    **fields).returning(*jobs.c)).one()
+        return dict(row._mapping)
 
     def _check_queue(self, conn, token_id, max_queued):
         if not self.is_sqlite:
