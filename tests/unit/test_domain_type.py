@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type, read_node_facts
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import (
     build_volume_xml,
@@ -10,6 +10,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import (
     parse_volume_xml,
     pool_target_path,
 )
+from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import read_node_facts
 
 
 @pytest.mark.parametrize(

@@ -4,26 +4,12 @@
 
 `/dev/kvm` existing is not enough: on nested or paravirtual hosts a KVM guest
 can hang at boot. The node bootstrap boots a probe guest and records what
-really works in NODE_FACTS_PATH; `auto` trusts that record first.
+really works in the node's facts (node_facts.py); `auto` trusts that record first.
 """
 
 from __future__ import annotations
 
-import json
-
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
-
-NODE_FACTS_PATH = "/var/lib/vmm/node.json"
-LOCAL_URIS = ("qemu:///system", "qemu:///session")
-
-
-def read_node_facts(path=NODE_FACTS_PATH):
-    try:
-        with open(path) as handle:
-            facts = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return facts if isinstance(facts, dict) else {}
 
 
 def choose_domain_type(requested, available, recorded=None):

@@ -13,6 +13,7 @@ An empty plan means nothing to do. `IpTool` runs `ip` and reads its JSON.
 from __future__ import annotations
 
 import json
+import re
 
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError, VmmError
 
@@ -106,3 +107,30 @@ class IpTool:
         rc, out, err = self.run(argv)
         if rc != 0:
             raise VmmError(f"{' '.join(argv)}: {(err or out).strip()}")
+
+
+_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
+
+
+def bridge_facts(ip, bridge):
+    """(global addresses as address/prefix, IPv4 default gateway or None) of `bridge` now."""
+    state = ip.state([bridge])
+    addresses = [f"{a['local']}/{a['prefixlen']}" for a in state["addresses"].get(bridge, [])
+                 if a.get("scope") == "global"]
+    gateway = next((r.get("gateway") for r in (state["routes"].get(bridge) or {}).get("inet", [])
+                    if r.get("dst") == "default"), None)
+    return addresses, gateway
+
+
+def bridge_uplink(run_command, log, uplink, bridge):
+    """Make `bridge` carry `uplink` (its addresses and routes moved over): the result and its `commands`."""
+    for field, name in (("bridge", bridge), ("uplink", uplink)):
+        if not _IFNAME.match(name):
+            raise ValidationError(f"{field}: not a valid interface name: {name!r}", field=field)
+    ip = IpTool(run_command)
+    steps = plan(ip.state([uplink, bridge]), uplink, bridge)
+    for argv in steps:
+        log.apply(" ".join(argv), ip.apply, argv)
+    addresses, gateway = bridge_facts(ip, bridge)
+    return {"commands": steps, "addresses": addresses, "gateway": gateway,
+            "msg": f"{uplink} bridged as {bridge}" if steps else "already as wanted"}

@@ -14,11 +14,7 @@ import time
 import uuid as uuidlib
 
 from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog, Rollback
-from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import (
-    LOCAL_URIS,
-    choose_domain_type,
-    read_node_facts,
-)
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import build_domain_xml, parse_domain_xml
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
     ConflictError,
@@ -36,6 +32,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.ha import (
 )
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
+from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import facts_for
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
@@ -89,9 +86,7 @@ class VmService:
 
     def _ha_record_path(self, name):
         """(record path, this node's name), or (None, None) where there is no shared store to keep it."""
-        if self.client.uri not in LOCAL_URIS:
-            return None, None
-        facts = read_node_facts()
+        facts = facts_for(self.client.uri)
         directory = ha_dir(facts)
         return (record_path(directory, name), facts.get("name")) if directory else (None, None)
 
@@ -139,7 +134,7 @@ class VmService:
         routed = [i for i, nic in enumerate(request["interfaces"] or []) if nic["type"] == "routed"]
         if not routed:
             return
-        gateway = read_node_facts().get("routed_gateway") if self.client.uri in LOCAL_URIS else None
+        gateway = facts_for(self.client.uri).get("routed_gateway")
         if not gateway:
             field = f"networks[{routed[0]}].routed"
             raise ValidationError(f"{field}: this node is not in routed mode (its bootstrap recorded no "
@@ -215,7 +210,7 @@ class VmService:
 
     def _domain_type(self):
         available = domain_types(self.client.capabilities_xml())
-        recorded = read_node_facts().get("domain_type") if self.client.uri in LOCAL_URIS else None
+        recorded = facts_for(self.client.uri).get("domain_type")
         chosen, why = choose_domain_type(self.options["domain_type"], available, recorded)
         self.outcome["domain_type_source"] = why
         return chosen

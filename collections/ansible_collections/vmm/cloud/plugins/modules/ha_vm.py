@@ -60,11 +60,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import HA_VM_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
-from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import read_node_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, VmmError
 from ansible_collections.vmm.cloud.plugins.module_utils.ha import ha_dir, read_record, record_path, write_record
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import read_node_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 
 

@@ -136,14 +136,11 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import NODE_INFO_SPEC
-from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import (
-    LOCAL_URIS,
-    choose_domain_type,
-    read_node_facts,
-)
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import LibvirtConnectionError
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import facts_for
 from ansible_collections.vmm.cloud.plugins.module_utils.node_probe import probe_boot
 from ansible_collections.vmm.cloud.plugins.module_utils.placement import node_health
 
@@ -177,7 +174,7 @@ def describe(context):
     node = dict(client.host_summary(), libvirtd_alive=True, error=None, pools=client.pools_usage(),
                 vm_count=len(vms), vm_running=sum(1 for vm in vms if vm["active"]), vms=vms,
                 domain_types_available=available, kvm_device=kvm_device(), probe={})
-    node["recorded"] = read_node_facts() if client.uri in LOCAL_URIS else {}
+    node["recorded"] = facts_for(client.uri)
     node["cluster"] = node["recorded"].get("cluster")
     node["maintenance"] = bool(node["recorded"].get("maintenance"))
     recorded = node["recorded"].get("domain_type")
@@ -196,7 +193,7 @@ def work(context):
     try:
         node = describe(context)
     except LibvirtConnectionError as exc:
-        recorded = read_node_facts() if context.module.params["uri"] in LOCAL_URIS else {}
+        recorded = facts_for(context.module.params["uri"])
         node = {"libvirtd_alive": False, "error": exc.msg, "kvm_device": kvm_device(), "probe": {}, "vms": [],
                 "recorded": recorded, "cluster": recorded.get("cluster"),
                 "maintenance": bool(recorded.get("maintenance"))}

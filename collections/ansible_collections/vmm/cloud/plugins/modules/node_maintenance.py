@@ -40,43 +40,30 @@ maintenance:
   description: Whether the node is in maintenance now.
   returned: always
   type: bool
+actions:
+  description: What the run did (or would do in check mode).
+  returned: always
+  type: list
+  elements: str
 """
-
-import json
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import NODE_MAINTENANCE_SPEC
-from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import NODE_FACTS_PATH, read_node_facts
+from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
-
-
-def write_facts(facts):
-    os.makedirs(os.path.dirname(NODE_FACTS_PATH), exist_ok=True)
-    tmp = f"{NODE_FACTS_PATH}.{os.getpid()}.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(json.dumps(facts, indent=4, sort_keys=True) + "\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, NODE_FACTS_PATH)
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import set_maintenance
 
 
 def main():
     module = AnsibleModule(argument_spec=NODE_MAINTENANCE_SPEC, supports_check_mode=True)
-    enabled, reason = module.params["enabled"], module.params["reason"]
-    facts = read_node_facts()
-    before = {"maintenance": bool(facts.get("maintenance")), "maintenance_reason": facts.get("maintenance_reason")}
-    after = {"maintenance": enabled,
-             "maintenance_reason": (reason or before["maintenance_reason"]) if enabled else None}
-    changed = before != after
-    if changed and not module.check_mode:
-        facts.update(after, maintenance_since=utc_now() if enabled else None)
-        write_facts(facts)
-    result = {"changed": changed, "maintenance": enabled,
-              "msg": ("in maintenance" if enabled else "out of maintenance") if changed else "already as wanted"}
-    if module._diff and changed:
-        result["diff"] = {"before": before, "after": after}
-    module.exit_json(**result)
+
+    def work(_context):
+        log = ChangeLog(module.check_mode)
+        return set_maintenance(log, module.params["enabled"], module.params["reason"], utc_now()), log
+
+    run_module(module, work)
 
 
 if __name__ == "__main__":

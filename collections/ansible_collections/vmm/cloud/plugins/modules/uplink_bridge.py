@@ -52,45 +52,29 @@ gateway:
   description: The IPv4 default gateway on the bridge afterwards, if any.
   returned: always
   type: str
+actions:
+  description: The commands run (or that would run in check mode), each as one line.
+  returned: always
+  type: list
+  elements: str
 """
-
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import UPLINK_BRIDGE_SPEC
-from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError, VmmError
-from ansible_collections.vmm.cloud.plugins.module_utils.uplink_bridge import IpTool, plan
-
-_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")
-
-
-def bridge_facts(ip, bridge):
-    state = ip.state([bridge])
-    addresses = [f"{a['local']}/{a['prefixlen']}" for a in state["addresses"].get(bridge, [])
-                 if a.get("scope") == "global"]
-    gateway = next((r.get("gateway") for r in (state["routes"].get(bridge) or {}).get("inet", [])
-                    if r.get("dst") == "default"), None)
-    return addresses, gateway
+from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
+from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.uplink_bridge import bridge_uplink
 
 
 def main():
     module = AnsibleModule(argument_spec=UPLINK_BRIDGE_SPEC, supports_check_mode=True)
-    params = module.params
-    try:
-        for field in ("bridge", "uplink"):
-            if not _IFNAME.match(params[field]):
-                raise ValidationError(f"{field}: not a valid interface name: {params[field]!r}", field=field)
-        ip = IpTool(module.run_command)
-        steps = plan(ip.state([params["uplink"], params["bridge"]]), params["uplink"], params["bridge"])
-        if not module.check_mode:
-            for argv in steps:
-                ip.apply(argv)
-        addresses, gateway = bridge_facts(ip, params["bridge"])
-    except VmmError as exc:
-        module.fail_json(msg=exc.msg, **({"field": exc.field} if exc.field else {}))
-    module.exit_json(changed=bool(steps), commands=steps, addresses=addresses, gateway=gateway,
-                     msg=f"{params['uplink']} bridged as {params['bridge']}" if steps else "already as wanted")
+
+    def work(context):
+        log = ChangeLog(module.check_mode)
+        return bridge_uplink(context.run, log, module.params["uplink"], module.params["bridge"]), log
+
+    run_module(module, work)
 
 
 if __name__ == "__main__":
