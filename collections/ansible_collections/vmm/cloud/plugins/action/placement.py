@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from ansible.errors import AnsibleActionFail
+from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
@@ -51,13 +51,17 @@ class Ledger:
         os.replace(tmp, self.path)
 
 
+NOT_ASKED = {"unreachable": True, "msg": "not asked"}
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        validated = ArgumentSpecValidator(PLACEMENT_SPEC).validate(self._task.args)
+        validated = ArgumentSpecValidator(PLACEMENT_SPEC, mutually_exclusive=[["candidates", "nodes"]]).validate(
+            self._task.args)
         if validated.error_messages:
             raise AnsibleActionFail(f"vmm.cloud.placement: {'; '.join(validated.error_messages)}")
         args = validated.validated_parameters
@@ -75,7 +79,7 @@ class ActionModule(ActionBase):
         return result
 
     def _place(self, args, ledger, reservations, now):
-        nodes = args["nodes"]
+        nodes = self._candidates(args) if args["candidates"] is not None else args["nodes"]
         found = where_is(nodes, args["name"])
         if len(found) > 1:
             raise AnsibleActionFail(f"name: VM {args['name']} exists on several nodes: {', '.join(found)}")
@@ -101,3 +105,15 @@ class ActionModule(ActionBase):
         return {"changed": True, "node": chosen, "existing": False, "verdicts": verdicts, "skipped": skipped,
                 "seconds": seconds, "msg": f"{args['name']} goes to {chosen}"
                 + (f" (skipped: {'; '.join(f'{n}: {r}' for n, r in skipped.items())})" if skipped else "")}
+
+    def _candidates(self, args):
+        """{node: its node_info result} read from each candidate's host variables (a safe lookup: the names
+        are never templated)."""
+        nodes = {}
+        for node in args["candidates"]:
+            try:
+                nodes[node] = self._templar.resolve_variable_expression(
+                    "hostvars[node][facts]", local_variables={"node": node, "facts": args["facts_var"]})
+            except AnsibleError:  # no such host, or it registered nothing (not asked)
+                nodes[node] = NOT_ASKED
+        return nodes

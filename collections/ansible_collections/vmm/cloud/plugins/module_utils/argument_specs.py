@@ -86,6 +86,8 @@ NODE_MAINTENANCE_SPEC = {
 PLACEMENT_SPEC = {
     "name": {"type": "str", "required": True},
     "nodes": {"type": "dict", "default": {}},
+    "candidates": {"type": "list", "elements": "str"},
+    "facts_var": {"type": "str", "default": "vmm_node_facts"},
     "memory": {"type": "int", "default": 512},
     "vcpus": {"type": "int", "default": 1},
     "disk_size": {"type": "int", "default": 1},

@@ -23,8 +23,20 @@ options:
     description: Name of the VM.
     type: str
     required: true
+  candidates:
+    description:
+      - Inventory names of the candidate nodes. Placement reads each one's registered M(vmm.cloud.node_info)
+        result from its host variables (O(facts_var)); a node without one counts as not asked (skipped).
+      - Give this or O(nodes).
+    type: list
+    elements: str
+  facts_var:
+    description: The host variable O(candidates) registered their M(vmm.cloud.node_info) result in.
+    type: str
+    default: vmm_node_facts
   nodes:
-    description: Candidate node name to its registered M(vmm.cloud.node_info) result (unreachable results included).
+    description: Candidate node name to its M(vmm.cloud.node_info) result (unreachable results included), when the
+      results are not in host variables.
     type: dict
     default: {}
   memory:
@@ -85,13 +97,16 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Choose a node for web1
+# In a play on the nodes of cluster a, each registered its facts:
+#   - vmm.cloud.node_info:
+#     register: vmm_node_facts
+- name: Choose a node for web1 (on the controller)
   vmm.cloud.placement:
     name: web1
     memory: 2048
     vcpus: 2
     disk_size: 20
-    nodes: "{{ dict(groups['cluster_a'] | zip(groups['cluster_a'] | map('extract', hostvars, 'node_facts'))) }}"
+    candidates: "{{ groups['cluster_a'] }}"
   register: placed
 """
 
