@@ -60,6 +60,13 @@ def params(**overrides):
         ({"console": {"type": "vnc", "listen": "0.0.0.0; x"}}, "console.listen"),
         ({"console": {"type": "spice"}}, "console.type"),
         ({"owner": "alice<script>"}, "owner"),
+        ({"pool": "../vmm"}, "pool"),
+        ({"machine": "pc;id"}, "machine"),
+        ({"state": "gone"}, "state"),
+        ({"clone": "thin"}, "clone"),
+        ({"domain_type": "xen"}, "domain_type"),
+        ({"shutdown_timeout": -1}, "shutdown_timeout"),
+        ({"wait_timeout": 0}, "wait_timeout"),
     ],
 )
 def test_bad_input_names_the_field(overrides, field):
@@ -78,6 +85,15 @@ def test_unset_options_stay_unset_until_create():
     assert created["interfaces"] == [{"type": "network", "source": "default", "mac": None, "model": "virtio"}]
     assert created["graphics"] == {"type": "vnc", "listen": "127.0.0.1", "port": None, "password": None}
     assert created["cloud_init"]["hostname"] == "web1"
+
+
+def test_the_request_holds_how_the_run_goes_with_the_modules_defaults():
+    request = normalize_request(params())
+    assert {k: request[k] for k in ("state", "image", "clone", "pool", "machine", "domain_type", "keep_owner",
+                                    "shutdown_timeout", "wait_for_ip", "wait_timeout")} == {
+        "state": "present", "image": None, "clone": "overlay", "pool": "vmm", "machine": "pc", "domain_type": "auto",
+        "keep_owner": False, "shutdown_timeout": 120, "wait_for_ip": False, "wait_timeout": 60}
+    assert normalize_request(params(state="absent", shutdown_timeout=0))["shutdown_timeout"] == 0
 
 
 def test_disk_size_in_bytes_and_hostname_from_name():

@@ -1,17 +1,20 @@
 # Copyright (c) 2026 vmm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every vmm module's main() shares: one connection per run, the one
-place a VmmError becomes fail_json, and one result shape (changed, msg,
-diff, facts)."""
+"""What every vmm module's main() shares: one connection per run, one change
+log (the one place check mode is decided), the node's own record read once,
+the one place a VmmError becomes fail_json, and one result shape (changed,
+msg, actions, diff, facts)."""
 
 from __future__ import annotations
 
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.vmm.cloud.plugins.module_utils import domain_xml, libvirt_client
+from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import VmmError
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import ImageStore
 from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
+from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import facts_for
 from ansible_collections.vmm.cloud.plugins.module_utils.qemu_img import QemuImg
 
 
@@ -21,8 +24,10 @@ class Context:
     def __init__(self, module):
         self.module = module
         self.qemu_img = QemuImg(self.run)
+        self.log = ChangeLog(module.check_mode)
         self._client = None
         self._images = None
+        self._node_facts = None
 
     @property
     def client(self):
@@ -36,6 +41,13 @@ class Context:
         if self._images is None:
             self._images = ImageStore(self.client, self.qemu_img, self.module.params.get("image_pool") or "vmm-images")
         return self._images
+
+    @property
+    def node_facts(self):
+        """This node's record (node_facts.py), read once per run; {} when the module's `uri` is another node's."""
+        if self._node_facts is None:
+            self._node_facts = facts_for(self.module.params.get("uri") or "qemu:///system")
+        return self._node_facts
 
     def close(self):
         if self._client is not None:
@@ -56,14 +68,15 @@ def require_libraries(module):
 def run_module(module, work):
     """Run `work(context)` and exit the module.
 
-    `work` returns (result dict, ChangeLog or None). The result's `before` and
-    `after` become the diff; the log's actions become `changed` and `msg`.
+    `work` returns the result dict and changes the node only through
+    `context.log`. The result's `before` and `after` become the diff; the
+    log's actions become `changed`, `actions` and `msg`.
     """
     require_libraries(module)
     context = None
     try:
         context = Context(module)
-        result, log = work(context)
+        result = work(context)
     except VmmError as exc:
         failure = {"msg": exc.msg}
         if exc.field:
@@ -72,7 +85,7 @@ def run_module(module, work):
     finally:
         if context is not None:
             context.close()
-    actions = log.actions if log else []
+    actions = context.log.actions
     before, after = result.pop("before", None), result.pop("after", None)
     result.setdefault("msg", "; ".join(actions) if actions else "already as wanted")
     result["changed"] = bool(actions)

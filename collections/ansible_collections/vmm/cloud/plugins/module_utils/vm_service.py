@@ -2,9 +2,11 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The `vmm.cloud.vm` state machine.
 
-`state: X` is dispatched to `state_X`. Every change to the node goes through
-`ChangeLog.apply`, the one place where check mode is decided. A create that
-fails part-way undoes what it made, in reverse order.
+The options are validated once into a request (vm_spec.normalize_request),
+and `state: X` is dispatched to `state_X`. Every change to the node goes
+through the run's change log (module_runner), the one place where check mode
+is decided. A create that fails part-way undoes what it made, in reverse
+order. HA records are ha_sync's.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import time
 import uuid as uuidlib
 
-from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog, Rollback
+from ansible_collections.vmm.cloud.plugins.module_utils.changes import Rollback
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import build_domain_xml, parse_domain_xml
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
@@ -22,19 +24,10 @@ from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
     ValidationError,
     VmmError,
 )
-from ansible_collections.vmm.cloud.plugins.module_utils.ha import (
-    differs,
-    ha_dir,
-    read_record,
-    record_path,
-    remove_record,
-    write_record,
-)
+from ansible_collections.vmm.cloud.plugins.module_utils.ha_sync import HaSync
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
-from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import facts_for
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
-from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
     managed_view,
@@ -60,81 +53,34 @@ def _remove_file(path):
 
 
 class VmService:
-    def __init__(self, client, qemu_img, images, run, options, check_mode=False):
-        self.client = client
-        self.qemu_img = qemu_img
-        self.images = images
-        self.run = run
-        self.options = options
-        self.log = ChangeLog(check_mode)
+    def __init__(self, context):
+        self.client = context.client
+        self.qemu_img = context.qemu_img
+        self.images = context.images
+        self.run = context.run
+        self.log = context.log
+        self.node_facts = context.node_facts
+        self.request = normalize_request(context.module.params)
+        self.ha = HaSync(self.client, self.log, self.node_facts)
         self.outcome = {}
-        self._removed_live_copy = False  # an absent run removed a running copy the HA record did not name
 
     # --- entry point -------------------------------------------------------
 
     def ensure(self):
-        state = self.options["state"]
-        if state == "absent":
-            return self.state_absent(self.client.find_domain(check_name(self.options["name"])))
-        request = normalize_request(self.options)
+        request = self.request
+        if request["state"] == "absent":
+            return self.state_absent(self.client.find_domain(request["name"]))
         self._route_through_node(request)
-        result = getattr(self, f"state_{state}")(request)
-        self._sync_ha_record(request["name"])
+        result = getattr(self, f"state_{request['state']}")(request)
+        self.ha.sync(request["name"])
         return result
-
-    # --- HA record ---------------------------------------------------------
-
-    def _ha_record_path(self, name):
-        """(record path, this node's name), or (None, None) where there is no shared store to keep it."""
-        facts = facts_for(self.client.uri)
-        directory = ha_dir(facts)
-        return (record_path(directory, name), facts.get("name")) if directory else (None, None)
-
-    def _sync_ha_record(self, name):
-        """Keep the VM's HA record as the VM is: written while it is marked ha, gone when not."""
-        path, node = self._ha_record_path(name)
-        if path is None:
-            return
-        current = read_record(path)
-        dom = self.client.find_domain(name)
-        xml = self.client.domain_xml(dom, inactive=True) if dom is not None else None
-        facts = parse_domain_xml(xml) if xml is not None else None
-        ours = current is None or current.get("node") in (None, node) or self._removed_live_copy
-        if facts is None or not facts["metadata"]["ha"]:
-            if current is not None and ours:
-                self.log.apply(f"removed HA record {path}", remove_record, path)
-            return
-        if not ours and not self.client.is_active(dom):
-            return  # a stopped copy while the record names another node: the record is not this copy's
-        wanted = {"name": name, "uuid": facts["uuid"], "node": node, "cluster": facts["metadata"].get("cluster"),
-                  "memory_mib": facts["max_memory_mib"], "vcpus": facts["vcpus"],
-                  "xml": xml}
-        if differs(current, wanted):
-            self.log.apply(f"wrote HA record {path}", write_record, path, dict(wanted, updated=utc_now()))
-
-    def _refuse_stale_copy_removal(self, dom):
-        """A stopped copy left on a node that died and came back shares its disks with the live VM elsewhere.
-
-        A copy that runs here holds the disks (QEMU's locks): it is the live one, whatever the record says.
-        """
-        name = dom.name()
-        path, node = self._ha_record_path(name)
-        record = read_record(path) if path else None
-        if record is None or record.get("node") in (None, node):
-            return
-        if self.client.is_active(dom):
-            self._removed_live_copy = True
-            return
-        raise ConflictError(f"name: the HA record of {name} says it lives on {record['node']}; this stopped copy "
-                            "shares its disks: release it with vmm.cloud.ha_vm state=released (cluster_heal does) "
-                            "instead of deleting it", field="name")
 
     def _route_through_node(self, request):
         """Routed NICs get the node's address as gateway (recorded by the node role in routed mode)."""
         routed = [i for i, nic in enumerate(request["interfaces"] or []) if nic["type"] == "routed"]
         if not routed:
             return
-        gateway = facts_for(self.client.uri).get("routed_gateway")
+        gateway = self.node_facts.get("routed_gateway")
         if not gateway:
             field = f"networks[{routed[0]}].routed"
             raise ValidationError(f"{field}: this node is not in routed mode (its bootstrap recorded no "
@@ -182,7 +128,7 @@ class VmService:
     def state_absent(self, dom):
         if dom is None:
             return {"vm": None, "before": None, "after": None}
-        self._refuse_stale_copy_removal(dom)
+        self.ha.check_removal(dom)
         facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
         before = managed_view(facts)
         if self.client.is_active(dom):
@@ -197,7 +143,7 @@ class VmService:
         if facts.get("serial_log") and os.path.lexists(facts["serial_log"]):
             self.log.apply(f"removed {facts['serial_log']}", _remove_file, facts["serial_log"])
         if not self.log.check_mode:
-            self.client.refresh_pool(self.options["pool"])
+            self.client.refresh_pool(self.request["pool"])
         return {"vm": None, "before": before, "after": None}
 
     def _store_files(self):
@@ -210,14 +156,14 @@ class VmService:
 
     def _domain_type(self):
         available = domain_types(self.client.capabilities_xml())
-        recorded = facts_for(self.client.uri).get("domain_type")
-        chosen, why = choose_domain_type(self.options["domain_type"], available, recorded)
+        recorded = self.node_facts.get("domain_type")
+        chosen, why = choose_domain_type(self.request["domain_type"], available, recorded)
         self.outcome["domain_type_source"] = why
         return chosen
 
     def _disk_plan(self, request):
         """(base path, base format, image name, size in bytes) after checking the sizes."""
-        base, base_format, image_name = self.images.resolve(self.options["image"] or "")
+        base, base_format, image_name = self.images.resolve(self.request["image"] or "")
         base_size = self.qemu_img.info(base)["virtual-size"]
         size = request["disk_size_bytes"] or base_size
         if size < base_size:
@@ -226,12 +172,12 @@ class VmService:
         return base, base_format, image_name or base, size
 
     def _create(self, request, start):
-        if not self.options.get("image"):
+        if not self.request["image"]:
             raise ValidationError("image: required to create a VM that does not exist yet", field="image")
         request = with_seed_network(with_create_defaults(request))
         name = request["name"]
         base, base_format, image_label, size = self._disk_plan(request)
-        directory = self.client.pool_path(self.options["pool"])
+        directory = self.client.pool_path(self.request["pool"])
         disk_path = os.path.join(directory, f"{name}.qcow2")
         seed_path = os.path.join(directory, f"{name}-seed.iso")
         for path in (disk_path, seed_path):
@@ -246,7 +192,7 @@ class VmService:
             {"path": seed_path, "format": "raw", "target": "vdb", "bus": "virtio", "device": "disk",
              "readonly": True, "boot_order": None, "managed": True},
         ]
-        spec = new_spec(request, uuid=vm_uuid, domain_type=self._domain_type(), machine=self.options["machine"],
+        spec = new_spec(request, uuid=vm_uuid, domain_type=self._domain_type(), machine=self.request["machine"],
                         disks=disks, serial_log=os.path.join(CONSOLE_LOG_DIR, f"{name}.log"), image=image_label,
                         created=utc_now(), seed_sha256=seed_digest(files))
         xml = build_domain_xml(spec)
@@ -268,7 +214,7 @@ class VmService:
             rollback.run()
             raise
         if not self.log.check_mode:
-            self.client.refresh_pool(self.options["pool"])
+            self.client.refresh_pool(self.request["pool"])
             return self._facts(dom, {"before": None, "after": managed_view(spec)})
         planned = parse_domain_xml(xml)
         return {"vm": vm_facts(planned, state="shutoff" if not start else "running"),
@@ -276,7 +222,7 @@ class VmService:
 
     def _make_disk(self, rollback, disk_path, base, base_format, size):
         rollback.add(_remove_file, disk_path)
-        if self.options["clone"] == "full":
+        if self.request["clone"] == "full":
             self.log.apply(f"copied {base} to {disk_path}", self.qemu_img.convert, base, base_format, disk_path)
             self.log.apply(f"grew {disk_path}", self.qemu_img.resize, disk_path, size)
         else:
@@ -297,12 +243,12 @@ class VmService:
 
     def _update(self, dom, request):
         current = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
-        if self.options.get("keep_owner") and current["metadata"].get("owner") != request["owner"]:
+        if self.request["keep_owner"] and current["metadata"].get("owner") != request["owner"]:
             raise ConflictError(f"name: a VM {request['name']} exists and is not {request['owner'] or 'unowned'}'s; "
                                 "choose another name", field="name")
         request = with_seed_network(request, current["interfaces"])
         files = seed_files(current["uuid"], request["cloud_init"]) if request["cloud_init"] is not None else None
-        requested_type = None if self.options["domain_type"] == "auto" else self._domain_type()
+        requested_type = None if self.request["domain_type"] == "auto" else self._domain_type()
         spec = updated_spec(current, request, domain_type=requested_type,
                             seed_sha256=seed_digest(files) if files else None)
         before, after = managed_view(current), managed_view(spec)
@@ -364,7 +310,7 @@ class VmService:
     # --- power -------------------------------------------------------------
 
     def _stop(self, dom):
-        timeout = self.options["shutdown_timeout"]
+        timeout = self.request["shutdown_timeout"]
         if self.log.check_mode:
             self.log.apply("stopped", self.client.destroy, dom)
             return
@@ -379,14 +325,14 @@ class VmService:
     # --- result ------------------------------------------------------------
 
     def _facts(self, dom, result):
-        if self.options.get("wait_for_ip") and self.client.domain_state(dom) == "running":
+        if self.request["wait_for_ip"] and self.client.domain_state(dom) == "running":
             self._wait_for_ip(dom)
         result["vm"] = describe_vm(self.client, self.qemu_img, dom)
         return result
 
     def _wait_for_ip(self, dom):
         facts = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
-        deadline = time.monotonic() + self.options["wait_timeout"]
+        deadline = time.monotonic() + self.request["wait_timeout"]
         macs = {nic["mac"] for nic in facts["interfaces"] if nic["type"] == "network"}
         while time.monotonic() < deadline:
             leases = self.client.interface_addresses(dom)

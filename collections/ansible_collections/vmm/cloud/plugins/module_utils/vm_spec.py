@@ -139,10 +139,38 @@ def _optional_int(params, key, minimum=1, maximum=None):
     return check_positive_int(params[key], key, minimum=minimum, maximum=maximum)
 
 
-def normalize_request(params):
-    """Validated copy of the module options; errors name the field.
+STATES = ("present", "running", "stopped", "restarted", "absent")
+CLONE_MODES = ("overlay", "full")
+DOMAIN_TYPES = ("auto", "kvm", "qemu")
 
-    Options left unset stay None: an existing VM keeps what it has, and
+
+def _choice(params, key, choices, default):
+    value = params.get(key) or default
+    if value not in choices:
+        raise ValidationError(f"{key}: must be one of {', '.join(choices)} (got {value!r})", field=key)
+    return value
+
+
+def _operation(params):
+    """How the run goes, beside what the VM is: the state, where the disk comes from, how long to wait."""
+    return {
+        "state": _choice(params, "state", STATES, "present"),
+        "image": params.get("image") or None,
+        "clone": _choice(params, "clone", CLONE_MODES, "overlay"),
+        "pool": check_name(params.get("pool") or "vmm", field="pool"),
+        "machine": check_name(params.get("machine") or "pc", field="machine"),
+        "domain_type": _choice(params, "domain_type", DOMAIN_TYPES, "auto"),
+        "keep_owner": bool(params.get("keep_owner")),
+        "shutdown_timeout": check_positive_int(params.get("shutdown_timeout", 120), "shutdown_timeout", minimum=0),
+        "wait_for_ip": bool(params.get("wait_for_ip")),
+        "wait_timeout": check_positive_int(params.get("wait_timeout", 60), "wait_timeout"),
+    }
+
+
+def normalize_request(params):
+    """Validated copy of the module options, the one thing the VM service reads; errors name the field.
+
+    Options of the VM left unset stay None: an existing VM keeps what it has, and
     `with_create_defaults` fills them in for a new one.
     """
     name = check_name(params["name"])
@@ -163,6 +191,7 @@ def normalize_request(params):
         "ha": params.get("ha"),
         "autostart": params.get("autostart"),
     }
+    request.update(_operation(params))
     if params.get("networks") is not None:
         request["interfaces"] = [_network(i, nic) for i, nic in enumerate(params["networks"])]
     if params.get("disk_size") is not None:

@@ -42,16 +42,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import HA_INFO_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.ha import ha_dir, list_records
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
-from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import read_node_facts
 
 
 def main():
     module = AnsibleModule(argument_spec=HA_INFO_SPEC, supports_check_mode=True)
 
-    def work(_context):
-        directory = ha_dir(read_node_facts())
+    def work(context):
+        directory = ha_dir(context.node_facts)
         records = list_records(directory) if directory else []
-        return {"records": records, "directory": directory, "msg": f"{len(records)} HA record(s)"}, None
+        return {"records": records, "directory": directory, "msg": f"{len(records)} HA record(s)"}
 
     run_module(module, work)
 

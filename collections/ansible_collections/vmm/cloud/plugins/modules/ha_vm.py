@@ -59,17 +59,14 @@ record:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import HA_VM_SPEC
-from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, VmmError
 from ansible_collections.vmm.cloud.plugins.module_utils.ha import ha_dir, read_record, record_path, write_record
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
-from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import read_node_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 
 
-def _record(name):
-    facts = read_node_facts()
+def _record(facts, name):
     directory = ha_dir(facts)
     if not directory:
         raise ConflictError("this node has no shared store recorded (shared_dir in /var/lib/vmm/node.json): "
@@ -118,8 +115,8 @@ def _release(client, log, name, record, node):
 def work(context):
     params = context.module.params
     name = check_name(params["name"])
-    path, record, node = _record(name)
-    log = ChangeLog(context.module.check_mode)
+    path, record, node = _record(context.node_facts, name)
+    log = context.log
     client = context.client
     if params["state"] == "running":
         dom = _restart(client, log, name, path, record, node)
@@ -128,7 +125,7 @@ def work(context):
         _release(client, log, name, record, node)
         state = "absent"
     summary = {k: v for k, v in (read_record(path) or record).items() if k != "xml"}
-    return {"vm": {"name": name, "state": state, "node": node}, "record": summary}, log
+    return {"vm": {"name": name, "state": state, "node": node}, "record": summary}
 
 
 def main():

@@ -83,7 +83,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_file
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import IMAGE_SPEC
-from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import file_sha256
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
@@ -131,10 +130,10 @@ def state_absent(context, log):
 
 
 def work(context):
-    log = ChangeLog(context.module.check_mode)
+    log = context.log
     state = context.module.params["state"]
     result = state_present(context, log) if state == "present" else state_absent(context, log)
-    return result, log
+    return result
 
 
 def main():

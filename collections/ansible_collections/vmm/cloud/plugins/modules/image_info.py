@@ -52,7 +52,7 @@ def work(context):
     name = context.module.params["name"]
     images = [store.get(name)] if name else store.list()
     images = [dict(image, used_by=store.users(image["path"])) for image in images if image]
-    return {"images": images, "msg": f"{len(images)} image(s)"}, None
+    return {"images": images, "msg": f"{len(images)} image(s)"}
 
 
 def main():

@@ -140,7 +140,6 @@ from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choos
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import LibvirtConnectionError
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
-from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import facts_for
 from ansible_collections.vmm.cloud.plugins.module_utils.node_probe import probe_boot
 from ansible_collections.vmm.cloud.plugins.module_utils.placement import node_health
 
@@ -174,7 +173,7 @@ def describe(context):
     node = dict(client.host_summary(), libvirtd_alive=True, error=None, pools=client.pools_usage(),
                 vm_count=len(vms), vm_running=sum(1 for vm in vms if vm["active"]), vms=vms,
                 domain_types_available=available, kvm_device=kvm_device(), probe={})
-    node["recorded"] = facts_for(client.uri)
+    node["recorded"] = context.node_facts
     node["cluster"] = node["recorded"].get("cluster")
     node["maintenance"] = bool(node["recorded"].get("maintenance"))
     recorded = node["recorded"].get("domain_type")
@@ -193,12 +192,12 @@ def work(context):
     try:
         node = describe(context)
     except LibvirtConnectionError as exc:
-        recorded = facts_for(context.module.params["uri"])
+        recorded = context.node_facts
         node = {"libvirtd_alive": False, "error": exc.msg, "kvm_device": kvm_device(), "probe": {}, "vms": [],
                 "recorded": recorded, "cluster": recorded.get("cluster"),
                 "maintenance": bool(recorded.get("maintenance"))}
         node["health"] = node_health(node)
-    return {"node": node}, None
+    return {"node": node}
 
 
 def main():

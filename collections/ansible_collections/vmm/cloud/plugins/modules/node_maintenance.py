@@ -50,7 +50,6 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import NODE_MAINTENANCE_SPEC
-from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import set_maintenance
@@ -59,9 +58,8 @@ from ansible_collections.vmm.cloud.plugins.module_utils.node_facts import set_ma
 def main():
     module = AnsibleModule(argument_spec=NODE_MAINTENANCE_SPEC, supports_check_mode=True)
 
-    def work(_context):
-        log = ChangeLog(module.check_mode)
-        return set_maintenance(log, module.params["enabled"], module.params["reason"], utc_now()), log
+    def work(context):
+        return set_maintenance(context.log, module.params["enabled"], module.params["reason"], utc_now())
 
     run_module(module, work)
 

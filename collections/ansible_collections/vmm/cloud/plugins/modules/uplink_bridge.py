@@ -62,7 +62,6 @@ actions:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import UPLINK_BRIDGE_SPEC
-from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
 from ansible_collections.vmm.cloud.plugins.module_utils.uplink_bridge import bridge_uplink
 
@@ -71,8 +70,7 @@ def main():
     module = AnsibleModule(argument_spec=UPLINK_BRIDGE_SPEC, supports_check_mode=True)
 
     def work(context):
-        log = ChangeLog(module.check_mode)
-        return bridge_uplink(context.run, log, module.params["uplink"], module.params["bridge"]), log
+        return bridge_uplink(context.run, context.log, module.params["uplink"], module.params["bridge"])
 
     run_module(module, work)
 

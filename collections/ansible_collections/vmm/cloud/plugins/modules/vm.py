@@ -278,14 +278,12 @@ from ansible_collections.vmm.cloud.plugins.module_utils.vm_service import VmServ
 
 
 def work(context):
-    module = context.module
-    service = VmService(context.client, context.qemu_img, context.images, context.run, module.params,
-                        check_mode=module.check_mode)
+    service = VmService(context)
     result = service.ensure()
     result["update"] = {"applied_live": service.outcome.pop("applied_live", []),
                         "pending_restart": service.outcome.pop("pending_restart", [])}
     result.update(service.outcome)
-    return result, service.log
+    return result
 
 
 def main():

@@ -61,7 +61,7 @@ def work(context):
     else:
         domains = client.list_domains()
     vms = sorted((describe_vm(client, context.qemu_img, dom) for dom in domains), key=lambda vm: vm["name"])
-    return {"vms": vms, "msg": f"{len(vms)} VM(s)"}, None
+    return {"vms": vms, "msg": f"{len(vms)} VM(s)"}
 
 
 def main():

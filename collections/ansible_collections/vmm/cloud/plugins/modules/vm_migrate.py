@@ -97,7 +97,6 @@ vm:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import VM_MIGRATE_SPEC
-from ansible_collections.vmm.cloud.plugins.module_utils.changes import ChangeLog
 from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
 from ansible_collections.vmm.cloud.plugins.module_utils.migration import Migration
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
@@ -107,16 +106,15 @@ from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_na
 def work(context):
     params = context.module.params
     name = check_name(params["name"])
-    log = ChangeLog(context.module.check_mode)
     dest = LibvirtClient(params["dest_uri"])
     try:
-        migration = Migration(context.client, dest, log).run(
+        migration = Migration(context.client, dest, context.log).run(
             name, params["storage"], params["unsafe"], params["migrate_uri"], params["bandwidth"])
         dom = dest.find_domain(name)
         state = dest.domain_state(dom) if dom is not None else "not migrated (check mode)"
     finally:
         dest.close()
-    return {"migration": migration, "vm": {"name": name, "uri": params["dest_uri"], "state": state}}, log
+    return {"migration": migration, "vm": {"name": name, "uri": params["dest_uri"], "state": state}}
 
 
 def main():
