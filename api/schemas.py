@@ -23,6 +23,7 @@ SSH_KEY = {"type": "string", "maxLength": 16384, "description": "an OpenSSH publ
            "pattern": r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com"
                       r"|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\r\n\x00]*)?$"}
 TIMEOUT = {"type": "integer", "minimum": 0, "maximum": 86400}
+IPV6 = r"[0-9A-Fa-f]{0,4}(:[0-9A-Fa-f]{0,4}){2,7}"
 IPV4 = r"((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])"
 
 # Formats of the API by option path; an option not listed here and not in the spec's
@@ -49,10 +50,14 @@ FORMATS = {
     "cloud_init.fqdn": HOSTNAME,
     "cloud_init.ssh_authorized_keys": SSH_KEY,
     "cloud_init.password": {**ONE_LINE, "minLength": 1, "maxLength": 256},
-    "networks.routed": {"type": "string", "maxLength": 15, "description": "an IPv4 address",
-                        "pattern": rf"^{IPV4}$"},
+    "networks.routed": {"type": "string", "maxLength": 15, "description": "auto (from an IP pool) or an IPv4 address",
+                        "pattern": rf"^(auto|{IPV4})$"},
+    "networks.ipv4": {"type": "string", "maxLength": 15, "pattern": rf"^(auto|none|{IPV4})$",
+                      "description": "auto (from the IP pools serving the NIC), none (DHCP) or an IPv4 address"},
+    "networks.ipv6": {"type": "string", "maxLength": 39, "pattern": rf"^(auto|none|{IPV6})$",
+                      "description": "auto (from the IP pools serving the NIC), none or an IPv6 address"},
     "console.listen": {"type": "string", "maxLength": 39, "description": "an IPv4 or IPv6 address",
-                       "pattern": rf"^({IPV4}|[0-9A-Fa-f]{{0,4}}(:[0-9A-Fa-f]{{0,4}}){{2,7}})$"},
+                       "pattern": rf"^({IPV4}|{IPV6})$"},
     "console.password": {**ONE_LINE, "minLength": 1, "maxLength": 8},  # VNC passwords are 8 characters at most
 }
 

@@ -30,7 +30,13 @@ SPEC = {
     ],
     "graphics": {"type": "vnc", "listen": "127.0.0.1", "port": None, "password": None},
     "serial_log": "/var/log/vmm/console/web1.log",
-    "metadata": {"owner": "alice", "image": "debian-12", "created": "2026-11-24T09:00:00Z", "ips": ["192.0.2.5"],
+    "metadata": {"owner": "alice", "image": "debian-12", "created": "2026-11-24T09:00:00Z",
+                 "ips": ["198.51.100.20", "2001:db8::20", "192.0.2.5"],
+                 "addresses": [
+                     {"address": "198.51.100.20", "mac": "52:54:00:12:34:56", "prefix": 24, "version": 4,
+                      "pool": "pub-v4", "gateway": "198.51.100.1", "dns": ["198.51.100.53", "2001:db8::53"]},
+                     {"address": "2001:db8::20", "mac": "52:54:00:12:34:56", "prefix": 64, "version": 6,
+                      "pool": "pub-v6", "gateway": None, "dns": []}],
                  "cluster": "c1", "seed_sha256": "ab" * 32, "ha": True,
                  "managed_disks": ["/var/lib/vmm/disks/web1.qcow2", "/var/lib/vmm/disks/web1-seed.iso"]},
 }
@@ -93,6 +99,8 @@ def test_round_trip():
         assert facts[key] == SPEC[key], key
     assert facts["disks"] == SPEC["disks"]
     assert [{k: n[k] for k in ("type", "source", "mac", "model")} for n in facts["interfaces"]] == SPEC["interfaces"]
+    held = [{k: v for k, v in a.items() if k != "mac"} for a in SPEC["metadata"]["addresses"]]
+    assert [n["addresses"] for n in facts["interfaces"]] == [held, []]  # each NIC its own, by MAC
 
 
 @pytest.mark.parametrize("hostile", ["a<b>&c", "'\"", "]]><x/>", "<!-- -->", "&amp;"])
@@ -108,7 +116,8 @@ def test_foreign_domain_has_empty_metadata():
                              "<devices/></domain>")
     assert facts["memory_mib"] == 2048 and facts["vcpus"] == 3 and facts["max_vcpus"] == 3
     assert facts["metadata"] == {"owner": None, "image": None, "created": None, "cluster": None,
-                                 "seed_sha256": None, "ips": [], "managed_disks": [], "ha": False}
+                                 "seed_sha256": None, "ips": [], "addresses": [], "managed_disks": [],
+                                 "ha": False}
     assert facts["graphics"] is None and facts["disks"] == [] and facts["interfaces"] == []
 
 

@@ -129,3 +129,30 @@ def test_the_checks_catch_what_they_are_for(tmp_path):
     checked = schema_check(tmp_path, files)
     assert checked.returncode != 0 and "packages" in checked.stdout + checked.stderr, checked
 
+
+
+def test_pool_addresses_render_static_with_gateway_and_dns_for_every_renderer(tmp_path):
+    held = [{"address": "192.0.2.10", "prefix": 24, "gateway": "192.0.2.1", "dns": ["192.0.2.53"], "version": 4},
+            {"address": "2001:db8::10", "prefix": 64, "gateway": "2001:db8::1", "dns": ["2001:db8::53"],
+             "version": 6}]
+    only_v6 = [held[1]]
+    nics = [{"type": "network", "source": "default", "mac": "52:54:00:00:00:01", "addresses": held},
+            {"type": "bridge", "source": "br0", "mac": "52:54:00:00:00:02", "addresses": only_v6}]
+    config = seed_network_config(nics)
+    assert config["ethernets"]["eth0"] == {
+        "match": {"macaddress": "52:54:00:00:00:01"}, "set-name": "eth0",
+        "addresses": ["192.0.2.10/24", "2001:db8::10/64"], "gateway4": "192.0.2.1", "gateway6": "2001:db8::1",
+        "nameservers": {"addresses": ["192.0.2.53", "2001:db8::53"]}}
+    assert config["ethernets"]["eth1"]["dhcp4"] is True  # an IPv6 address alone: IPv4 still from DHCP
+    out = rendered(config)
+    for renderer in ("eni", "networkd", "netplan"):
+        assert "error" not in out[renderer], (renderer, out[renderer])
+    eni = out["eni"]["/etc/network/interfaces"]
+    assert "iface eth0 inet static\n    address 192.0.2.10/24\n    dns-nameservers 192.0.2.53 2001:db8::53\n" \
+           "    gateway 192.0.2.1" in eni, eni
+    assert "iface eth0 inet6 static\n    address 2001:db8::10/64" in eni and "gateway 2001:db8::1" in eni, eni
+    assert "iface eth1 inet dhcp" in eni and "iface eth1 inet6 static" in eni, eni
+    network = out["networkd"]["/etc/systemd/network/10-cloud-init-eth0.network"]
+    assert "Address=192.0.2.10/24" in network and "Address=2001:db8::10/64" in network, network
+    assert "Gateway=192.0.2.1" in network and "Gateway=2001:db8::1" in network, network
+    assert "DNS=192.0.2.53 2001:db8::53" in network, network

@@ -82,7 +82,8 @@ def test_unset_options_stay_unset_until_create():
     created = with_create_defaults(request)
     assert created["vcpus"] == 1 and created["max_vcpus"] == 1
     assert created["memory_mib"] == 512 and created["max_memory_mib"] == 512
-    assert created["interfaces"] == [{"type": "network", "source": "default", "mac": None, "model": "virtio"}]
+    assert created["interfaces"] == [{"type": "network", "source": "default", "mac": None, "model": "virtio",
+                                      "ipv4": None, "ipv6": None}]
     assert created["graphics"] == {"type": "vnc", "listen": "127.0.0.1", "port": None, "password": None}
     assert created["cloud_init"]["hostname"] == "web1"
 
@@ -94,6 +95,10 @@ def test_the_request_holds_how_the_run_goes_with_the_modules_defaults():
         "state": "present", "image": None, "clone": "overlay", "pool": "vmm", "machine": "pc", "domain_type": "auto",
         "keep_owner": False, "shutdown_timeout": 120, "wait_for_ip": False, "wait_timeout": 60}
     assert normalize_request(params(state="absent", shutdown_timeout=0))["shutdown_timeout"] == 0
+
+
+def test_the_default_hostname_of_a_name_ending_in_an_underscore():
+    assert normalize_request(params(name="web_1_", cloud_init={}))["cloud_init"]["hostname"] == "web-1"
 
 
 def test_disk_size_in_bytes_and_hostname_from_name():
@@ -145,7 +150,8 @@ def test_update_keeps_identity():
 
 def test_routed_nic_and_its_seed():
     request = normalize_request(params(networks=[{"routed": "203.0.113.5"}, {"network": "default"}]))
-    assert request["interfaces"][0] == {"type": "routed", "source": "203.0.113.5", "mac": None, "model": "virtio"}
+    assert request["interfaces"][0] == {"type": "routed", "source": "203.0.113.5", "mac": None, "model": "virtio",
+                                        "ipv4": "203.0.113.5", "ipv6": None}
     nics = [dict(request["interfaces"][0], mac="52:54:00:00:00:01", gateway="198.51.100.7"),
             dict(request["interfaces"][1], mac="52:54:00:00:00:02")]
     assert seed_network_config(nics) == {"version": 2, "ethernets": {

@@ -23,6 +23,8 @@ NIC_OPTIONS = {
     "routed": {"type": "str"},
     "mac": {"type": "str"},
     "model": {"type": "str", "choices": ["virtio", "e1000", "rtl8139"], "default": "virtio"},
+    "ipv4": {"type": "str"},
+    "ipv6": {"type": "str"},
 }
 CLOUD_INIT_OPTIONS = {
     "hostname": {"type": "str"},
@@ -98,6 +100,12 @@ PLACEMENT_SPEC = {
     "ttl": {"type": "int", "default": 900},
 }
 
+IP_POOL_INFO_SPEC = {
+    "ip_pools": {"type": "list", "elements": "dict", "default": []},
+    "address_taken": {"type": "list", "elements": "str", "default": []},
+    "uri": {"type": "str"},
+}
+
 UPLINK_BRIDGE_SPEC = {
     "bridge": {"type": "str", "default": "br0"},
     "uplink": {"type": "str", "required": True},
@@ -129,6 +137,9 @@ VM_SPEC = {
     "shutdown_timeout": {"type": "int", "default": 120},
     "wait_for_ip": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 60},
+    "ip_pools": {"type": "list", "elements": "dict", "default": []},
+    "address_taken": {"type": "list", "elements": "str", "default": []},
+    "anti_spoofing": {"type": "bool", "default": True},
 }
 
 VM_INFO_SPEC = {

@@ -40,8 +40,13 @@ def _metadata(parent, meta):
         if value is not None:
             _sub(holder, _M + key, value)
     ips = _sub(holder, _M + "ips")
+    for held in meta.get("addresses") or []:  # pool addresses: which NIC holds each, and how the guest is told
+        _sub(ips, _M + "ip", held["address"], mac=held["mac"], prefix=held["prefix"], pool=held.get("pool"),
+             gateway=held.get("gateway"), dns=" ".join(held.get("dns") or []) or None)
+    pooled = {held["address"] for held in meta.get("addresses") or []}
     for ip in meta.get("ips") or []:
-        _sub(ips, _M + "ip", ip)
+        if ip not in pooled:
+            _sub(ips, _M + "ip", ip)
     disks = _sub(holder, _M + "managed-disks")
     for path in meta.get("managed_disks") or []:
         _sub(disks, _M + "disk", path)
@@ -73,6 +78,10 @@ def _interface(devices, nic):
     else:
         _sub(element, "source", **{nic["type"]: nic["source"]})
     _sub(element, "model", type=nic.get("model") or "virtio")
+    if nic.get("filter"):
+        filterref = _sub(element, "filterref", filter=nic["filter"]["name"])
+        for name, value in nic["filter"]["parameters"]:
+            _sub(filterref, "parameter", name=name, value=value)
 
 
 def _consoles(devices, serial_log):
@@ -146,16 +155,24 @@ def _mib(element):
 def _parse_metadata(root):
     holder = root.find(f"metadata/{_M}vm")
     meta = {key.replace("-", "_"): None for key in _META_TEXT}
-    meta.update(ips=[], managed_disks=[], ha=False)
+    meta.update(ips=[], addresses=[], managed_disks=[], ha=False)
     if holder is None:
         return meta
     for key in _META_TEXT:
         text = holder.findtext(_M + key)
         meta[key.replace("-", "_")] = text if text else None
     meta["ips"] = [ip.text for ip in holder.iterfind(f"{_M}ips/{_M}ip") if ip.text]
+    meta["addresses"] = [_parse_held(ip) for ip in holder.iterfind(f"{_M}ips/{_M}ip") if ip.text and ip.get("mac")]
     meta["managed_disks"] = [d.text for d in holder.iterfind(f"{_M}managed-disks/{_M}disk") if d.text]
     meta["ha"] = holder.findtext(_M + "ha") == "true"
     return meta
+
+
+def _parse_held(element):
+    address = element.text.strip()
+    return {"address": address, "mac": element.get("mac").lower(), "prefix": int(element.get("prefix") or 0),
+            "version": 6 if ":" in address else 4, "pool": element.get("pool"), "gateway": element.get("gateway"),
+            "dns": (element.get("dns") or "").split()}
 
 
 def _parse_disk(element):
@@ -190,7 +207,15 @@ def _parse_interface(element):
         "mac": mac.get("address").lower() if mac is not None and mac.get("address") else None,
         "model": model.get("type") if model is not None else None,
         "target_dev": target.get("dev") if target is not None else None,
+        "filter": _parse_filterref(element.find("filterref")),
     }
+
+
+def _parse_filterref(element):
+    if element is None:
+        return None
+    return {"name": element.get("filter"),
+            "parameters": [(p.get("name"), p.get("value")) for p in element.iterfind("parameter")]}
 
 
 def _parse_graphics(devices):
@@ -222,6 +247,11 @@ def parse_domain_xml(xml):
     memory = _mib(root.find("memory"))
     os_type = root.find("os/type")
     serial_log = root.find("devices/serial/log")
+    meta = _parse_metadata(root)
+    interfaces = [_parse_interface(i) for i in root.iterfind("devices/interface")]
+    for nic in interfaces:
+        nic["addresses"] = [{k: v for k, v in held.items() if k != "mac"} for held in meta["addresses"]
+                            if held["mac"] == nic["mac"]]
     return {
         "name": root.findtext("name"),
         "uuid": root.findtext("uuid"),
@@ -233,11 +263,11 @@ def parse_domain_xml(xml):
         "memory_mib": _mib(root.find("currentMemory")) or memory,
         "max_memory_mib": memory,
         "disks": [_parse_disk(d) for d in root.iterfind("devices/disk")],
-        "interfaces": [_parse_interface(i) for i in root.iterfind("devices/interface")],
+        "interfaces": interfaces,
         "graphics": _parse_graphics(devices),
         "serial_log": serial_log.get("file") if serial_log is not None else None,
         "guest_agent": _parse_guest_agent(root),
-        "metadata": _parse_metadata(root),
+        "metadata": meta,
     }
 
 

@@ -78,7 +78,7 @@ def _count_shared(a, b):
 
 
 def _within(spans, value, firsts=None):
-    index = bisect.bisect_right(firsts or [first for first, _ in spans], value) - 1
+    index = bisect.bisect_right(firsts or [span[0] for span in spans], value) - 1
     return index >= 0 and value <= spans[index][1]
 
 
@@ -350,14 +350,16 @@ def check_address(pools, address, attach, cluster, used, field):
     if _within(pool["reserved"], int(parsed)):
         raise ValidationError(f"{field}: {parsed} is reserved in pool {pool['name']}", field=field)
     if int(parsed) in _parse_used(used)[parsed.version]:
-        raise ConflictError(f"{field}: {parsed} is in use by another VM", field=field)
+        holder = used.get(str(parsed)) if isinstance(used, dict) else None
+        raise ConflictError(f"{field}: {parsed} is in use by " + (f"VM {holder}" if holder else "another VM"),
+                            field=field)
     return pool, str(parsed)
 
 
 def _used_in(pool, used_ints):
     """Used addresses (sorted ints of the pool's version) in the pool's allocatable space."""
     blocked = _blocked(pool["reserved"], _gateway_int(pool))
-    firsts = [first for first, _ in blocked]
+    firsts = [span[0] for span in blocked]
     found = []
     for first, last in pool["ranges"]:
         start, end = bisect.bisect_left(used_ints, first), bisect.bisect_right(used_ints, last)
@@ -371,7 +373,7 @@ def _gateway_int(pool):
 
 def _first_free(ranges, blocked):
     """The lowest address of `ranges` outside the merged `blocked` spans, or None."""
-    lasts = [last for _, last in blocked]
+    lasts = [span[1] for span in blocked]
     for first, last in ranges:
         candidate, index = first, bisect.bisect_left(lasts, first)
         while index < len(blocked) and blocked[index][0] <= candidate:

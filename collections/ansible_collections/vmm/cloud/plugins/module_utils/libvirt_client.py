@@ -361,6 +361,21 @@ class LibvirtClient:
                 raise dest.failure(f"migrating {dom.name()} to {dest.uri}", exc) from None
             raise self.failure(f"migrating {dom.name()} to {dest.uri}", exc) from None
 
+    # --- network filters ---------------------------------------------------
+
+    def nwfilter_xml(self, name):
+        """The definition of nwfilter `name`, or None when the node has none of that name."""
+        try:
+            nwfilter = self.conn.nwfilterLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_NWFILTER:
+                return None
+            raise self.failure(f"looking up nwfilter {name}", exc) from None
+        return self._call(f"reading nwfilter {name}", nwfilter.XMLDesc, 0)
+
+    def define_nwfilter(self, xml):
+        return self._call("defining an nwfilter", self.conn.nwfilterDefineXML, xml)
+
     def capabilities_xml(self):
         return self._call("reading capabilities", self.conn.getCapabilities)
 

@@ -14,7 +14,9 @@ def vm_facts(facts, state, leases=None, autostart=None, disk_size=None):
         ips = [nic["source"]] if nic["type"] == "routed" else leases.get((nic.get("mac") or "").lower(), [])
         interfaces.append({"type": nic["type"], nic["type"]: nic["source"], "mac": nic.get("mac"),
                            "model": nic.get("model"), "ip": ips[0] if ips else None, "ips": ips,
-                           "target_dev": nic.get("target_dev")})
+                           "target_dev": nic.get("target_dev"),
+                           "addresses": [{k: held.get(k) for k in ("address", "prefix", "gateway", "pool")}
+                                         for held in nic.get("addresses") or []]})
     graphics = facts.get("graphics")
     vnc = None
     if graphics and graphics.get("type") == "vnc":

@@ -11,10 +11,12 @@ order. HA records are ha_sync's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid as uuidlib
 
+from ansible_collections.vmm.cloud.plugins.module_utils.addresses import Addresses
 from ansible_collections.vmm.cloud.plugins.module_utils.changes import Rollback
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import build_domain_xml, parse_domain_xml
@@ -27,6 +29,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
 from ansible_collections.vmm.cloud.plugins.module_utils.ha_sync import HaSync
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
+from ansible_collections.vmm.cloud.plugins.module_utils.nwfilter import ensure_filters, needs_vmm_filters
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
@@ -62,6 +65,8 @@ class VmService:
         self.node_facts = context.node_facts
         self.request = normalize_request(context.module.params)
         self.ha = HaSync(self.client, self.log, self.node_facts)
+        params = context.module.params
+        self.addresses = Addresses(self.client, params.get("ip_pools"), params.get("address_taken"), self.node_facts)
         self.outcome = {}
 
     # --- entry point -------------------------------------------------------
@@ -87,6 +92,19 @@ class VmService:
                                   "routed_gateway)", field=field)
         for index in routed:
             request["interfaces"][index]["gateway"] = gateway
+
+    @contextlib.contextmanager
+    def _assigning(self, request, current_interfaces=(), cluster=None):
+        """The request with the pool addresses of its NICs, under the lock that lasts until the VM that holds
+        them is defined (addresses.py)."""
+        if not self.addresses.needed(request["interfaces"]):
+            yield request
+            return
+        with self.addresses.locked():
+            used = self.addresses.used(exclude=request["name"])
+            interfaces = self.addresses.assign(request["interfaces"], current_interfaces,
+                                               request["cluster"] or cluster, used)
+            yield dict(request, interfaces=interfaces)
 
     def state_present(self, request):
         dom = self.client.find_domain(request["name"])
@@ -174,7 +192,10 @@ class VmService:
     def _create(self, request, start):
         if not self.request["image"]:
             raise ValidationError("image: required to create a VM that does not exist yet", field="image")
-        request = with_seed_network(with_create_defaults(request))
+        with self._assigning(with_create_defaults(request)) as request:
+            return self._create_assigned(with_seed_network(request), start)
+
+    def _create_assigned(self, request, start):
         name = request["name"]
         base, base_format, image_label, size = self._disk_plan(request)
         directory = self.client.pool_path(self.request["pool"])
@@ -196,6 +217,8 @@ class VmService:
                         disks=disks, serial_log=os.path.join(CONSOLE_LOG_DIR, f"{name}.log"), image=image_label,
                         created=utc_now(), seed_sha256=seed_digest(files))
         xml = build_domain_xml(spec)
+        if needs_vmm_filters(spec["interfaces"]):
+            ensure_filters(self.client, self.log)
         rollback = Rollback()
         try:
             self._make_disk(rollback, disk_path, base, base_format, size)
@@ -246,6 +269,10 @@ class VmService:
         if self.request["keep_owner"] and current["metadata"].get("owner") != request["owner"]:
             raise ConflictError(f"name: a VM {request['name']} exists and is not {request['owner'] or 'unowned'}'s; "
                                 "choose another name", field="name")
+        with self._assigning(request, current["interfaces"], current["metadata"].get("cluster")) as request:
+            return self._update_assigned(dom, current, request)
+
+    def _update_assigned(self, dom, current, request):
         request = with_seed_network(request, current["interfaces"])
         files = seed_files(current["uuid"], request["cloud_init"]) if request["cloud_init"] is not None else None
         requested_type = None if self.request["domain_type"] == "auto" else self._domain_type()
@@ -258,6 +285,8 @@ class VmService:
         self.outcome.setdefault("applied_live", [])
         self.outcome.setdefault("pending_restart", [])
         if changed:
+            if needs_vmm_filters(spec["interfaces"]):
+                ensure_filters(self.client, self.log)
             self.log.apply(f"updated {', '.join(changed)}", self.client.define, build_domain_xml(spec))
             if "seed_sha256" in changed:
                 seed_path = self._seed_path(current)

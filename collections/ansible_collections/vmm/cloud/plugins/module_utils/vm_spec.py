@@ -14,6 +14,7 @@ import os
 import re
 
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
+from ansible_collections.vmm.cloud.plugins.module_utils.nwfilter import nic_filter
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import (
     check_hostname,
     check_listen_address,
@@ -36,7 +37,8 @@ def _network(index, nic):
     if given[0] == "network":
         kind, source = "network", check_name(nic["network"], field=f"{field}.network")
     elif given[0] == "routed":
-        kind, source = "routed", _routed_address(nic["routed"], f"{field}.routed")
+        kind = "routed"
+        source = "auto" if nic["routed"] == "auto" else _routed_address(nic["routed"], f"{field}.routed")
     else:
         kind, source = "bridge", nic["bridge"]
         if not isinstance(source, str) or not _BRIDGE_RE.match(source):
@@ -45,7 +47,38 @@ def _network(index, nic):
     if model not in NIC_MODELS:
         raise ValidationError(f"{field}.model: must be one of {', '.join(NIC_MODELS)}", field=f"{field}.model")
     mac = check_mac(nic["mac"], field=f"{field}.mac") if nic.get("mac") else None
-    return {"type": kind, "source": source, "mac": mac, "model": model}
+    wanted = {"type": kind, "source": source, "mac": mac, "model": model,
+              "ipv4": _wanted_address(nic.get("ipv4"), 4, f"{field}.ipv4"),
+              "ipv6": _wanted_address(nic.get("ipv6"), 6, f"{field}.ipv6")}
+    if kind == "routed" and wanted["ipv6"] not in (None, "none"):
+        raise ValidationError(f"{field}.ipv6: routed NICs take IPv4 only (routed IPv6 is not supported yet)",
+                              field=f"{field}.ipv6")
+    if kind == "routed" and source != "auto":
+        if wanted["ipv4"] not in (None, "auto", source):
+            raise ValidationError(f"{field}.ipv4: differs from the routed address {source}; give one of them",
+                                  field=f"{field}.ipv4")
+        wanted["ipv4"] = source
+    elif kind == "routed":
+        if wanted["ipv4"] == "none":
+            raise ValidationError(f"{field}.ipv4: a routed NIC needs its IPv4 address (auto or one)",
+                                  field=f"{field}.ipv4")
+        wanted["ipv4"] = wanted["ipv4"] or "auto"
+    return wanted
+
+
+def _wanted_address(value, version, field):
+    """None (the VM keeps what it holds; a new one gets `auto` where a pool serves the NIC), `auto`, `none`
+    (no static address of that version: DHCP for IPv4) or one address."""
+    if value is None or value in ("auto", "none"):
+        return value
+    try:
+        address = ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        raise ValidationError(f"{field}: must be auto, none or an IPv{version} address (got {value!r})",
+                              field=field) from None
+    if address.version != version:
+        raise ValidationError(f"{field}: {address} is not an IPv{version} address", field=field)
+    return str(address)
 
 
 def _routed_address(value, field):
@@ -65,14 +98,32 @@ def random_mac():
     return "52:54:00:" + ":".join(f"{b:02x}" for b in os.urandom(3))
 
 
+def _static_entry(entry, held):
+    """A NIC's pool addresses: static, with the pool's gateway and DNS; DHCP for IPv4 when it holds none."""
+    entry["addresses"] = [f"{a['address']}/{a['prefix']}" for a in held]
+    for version, key in ((4, "gateway4"), (6, "gateway6")):
+        gateway = next((a["gateway"] for a in held if a["version"] == version and a.get("gateway")), None)
+        if gateway:
+            entry[key] = gateway
+    if not any(a["version"] == 4 for a in held):
+        entry["dhcp4"] = True
+    dns = []
+    for a in held:
+        dns.extend(d for d in a.get("dns") or [] if d not in dns)
+    if dns:
+        entry["nameservers"] = {"addresses": dns}
+
+
 def seed_network_config(interfaces):
     """The seed's network-config (v2) for NICs with pinned MACs: each matched by its MAC and named ethN
-    (ENI, systemd-networkd and netplan renderers all take this), DHCP, or a static /32 with its gateway
-    for a routed NIC."""
+    (ENI, systemd-networkd and netplan renderers all take this); DHCP, the static addresses it holds from
+    IP pools, or a static /32 with its gateway for a routed NIC."""
     ethernets = {}
     for index, nic in enumerate(interfaces):
         entry = {"match": {"macaddress": nic["mac"]}, "set-name": f"eth{index}"}
-        if nic["type"] == "routed":
+        if nic.get("addresses") and nic["type"] != "routed":
+            _static_entry(entry, nic["addresses"])
+        elif nic["type"] == "routed":
             # The gateway is outside the /32. gateway4: ifupdown adds it `onlink`; a route with on-link
             # would lose it in cloud-init's ENI output. The link route to the gateway: systemd-networkd
             # (whose Gateway= cloud-init writes without GatewayOnLink) reaches the gateway through it;
@@ -102,7 +153,8 @@ def with_seed_network(request, current_interfaces=()):
 
 def _cloud_init(name, cloud_init):
     cloud_init = dict(cloud_init or {})
-    cloud_init["hostname"] = check_hostname(cloud_init.get("hostname") or name.replace("_", "-"),
+    default = name.replace("_", "-").strip("-.")  # a VM name may end in '_' or '-', a host name may not
+    cloud_init["hostname"] = check_hostname(cloud_init.get("hostname") or default,
                                             field="cloud_init.hostname")
     keys = cloud_init.get("ssh_authorized_keys") or []
     cloud_init["ssh_authorized_keys"] = [check_ssh_key(k, field=f"cloud_init.ssh_authorized_keys[{i}]")
@@ -161,6 +213,7 @@ def _operation(params):
         "machine": check_name(params.get("machine") or "pc", field="machine"),
         "domain_type": _choice(params, "domain_type", DOMAIN_TYPES, "auto"),
         "keep_owner": bool(params.get("keep_owner")),
+        "anti_spoofing": params.get("anti_spoofing", True) is not False,
         "shutdown_timeout": check_positive_int(params.get("shutdown_timeout", 120), "shutdown_timeout", minimum=0),
         "wait_for_ip": bool(params.get("wait_for_ip")),
         "wait_timeout": check_positive_int(params.get("wait_timeout", 60), "wait_timeout"),
@@ -217,16 +270,32 @@ def with_create_defaults(request):
     return request
 
 
+def filtered(interfaces, anti_spoofing):
+    """The NICs, each bound to the anti-spoofing filter its pool addresses call for (nwfilter.py), or to none."""
+    return [dict(nic, filter=nic_filter(nic) if anti_spoofing else None) for nic in interfaces]
+
+
+def held_addresses(interfaces):
+    """The pool addresses the NICs hold, each with its NIC's MAC: what the VM's metadata records."""
+    return [dict(held, mac=nic["mac"]) for nic in interfaces for held in nic.get("addresses") or []]
+
+
+def _record_ips(interfaces, network_config):
+    ips = [held["address"] for held in held_addresses(interfaces)]
+    return ips + [ip for ip in static_ips(network_config) if ip not in ips]
+
+
 def new_spec(request, *, uuid, domain_type, machine, disks, serial_log, image, created, seed_sha256):
     meta = {"owner": request["owner"], "image": image, "created": created, "cluster": request["cluster"],
-            "ips": static_ips(request["cloud_init"].get("network_config")), "seed_sha256": seed_sha256,
+            "ips": _record_ips(request["interfaces"], request["cloud_init"].get("network_config")),
+            "addresses": held_addresses(request["interfaces"]), "seed_sha256": seed_sha256,
             "ha": request["ha"], "managed_disks": [d["path"] for d in disks if d.get("managed")]}
     return {
         "name": request["name"], "uuid": uuid, "domain_type": domain_type, "machine": machine, "arch": "x86_64",
         "vcpus": request["vcpus"], "max_vcpus": request["max_vcpus"],
         "memory_mib": request["memory_mib"], "max_memory_mib": request["max_memory_mib"],
         "disks": [{k: v for k, v in d.items() if k != "managed"} for d in disks],
-        "interfaces": [dict(nic) for nic in request["interfaces"]],
+        "interfaces": filtered(request["interfaces"], request["anti_spoofing"]),
         "graphics": request["graphics"], "serial_log": serial_log, "metadata": meta,
     }
 
@@ -247,14 +316,18 @@ def updated_spec(current, request, *, domain_type, seed_sha256):
     memory = _keep(request["memory_mib"], current["memory_mib"])
     nics = current["interfaces"]
     if request["interfaces"] is not None:  # MACs are pinned: with_seed_network
-        nics = [dict(nic) for nic in request["interfaces"]]
+        nics = filtered(request["interfaces"], request["anti_spoofing"])
     graphics = current.get("graphics") if request["graphics"] is False else request["graphics"]
     meta = dict(current["metadata"], seed_sha256=seed_sha256 or current["metadata"].get("seed_sha256"),
                 owner=_keep(request["owner"], current["metadata"].get("owner")),
                 cluster=_keep(request["cluster"], current["metadata"].get("cluster")),
                 ha=_keep(request["ha"], current["metadata"].get("ha")))
     if request["cloud_init"] is not None:
-        meta["ips"] = static_ips(request["cloud_init"].get("network_config"))
+        meta["ips"] = _record_ips(nics, request["cloud_init"].get("network_config"))
+    elif request["interfaces"] is not None:
+        pooled = {held["address"] for held in current["metadata"].get("addresses") or []}
+        meta["ips"] = _record_ips(nics, None) + [ip for ip in current["metadata"]["ips"] if ip not in pooled]
+    meta["addresses"] = held_addresses(nics)
     spec.update(domain_type=domain_type or current["domain_type"], vcpus=vcpus,
                 max_vcpus=max(request["max_vcpus"] or current["max_vcpus"], vcpus), memory_mib=memory,
                 max_memory_mib=max(request["max_memory_mib"] or current["max_memory_mib"], memory),
@@ -277,7 +350,10 @@ def managed_view(facts):
         "max_vcpus": facts["max_vcpus"],
         "memory": facts["memory_mib"],
         "max_memory": facts["max_memory_mib"],
-        "interfaces": [{k: nic.get(k) for k in ("type", "source", "mac", "model")} for nic in facts["interfaces"]],
+        "interfaces": [dict({k: nic.get(k) for k in ("type", "source", "mac", "model")},
+                            addresses=[f"{a['address']}/{a['prefix']}" for a in nic.get("addresses") or []],
+                            filter=(nic.get("filter") or {}).get("name"))
+                       for nic in facts["interfaces"]],
         "console": _console_view(graphics),
         "owner": facts["metadata"].get("owner"),
         "cluster": facts["metadata"].get("cluster"),
@@ -303,7 +379,7 @@ def _nics_differ(before, after):
     if len(before) != len(after):
         return True
     for old, new in zip(before, after):
-        if any(old[k] != new[k] for k in ("type", "source", "model")):
+        if any(old[k] != new[k] for k in ("type", "source", "model", "addresses", "filter")):
             return True
         if new["mac"] and old["mac"] != new["mac"]:
             return True

@@ -91,7 +91,9 @@ node:
       description: VMs defined on the node.
       type: int
     vms:
-      description: Every VM defined on the node with what it commits (name, vcpus, memory_mib, active).
+      description:
+        - Every VM defined on the node with what it commits (name, vcpus, memory_mib, active) and the addresses it
+          holds (ips, from its definition; see P(vmm.cloud.held_addresses#filter)).
       type: list
       elements: dict
     cluster:
@@ -137,6 +139,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import NODE_INFO_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import LibvirtConnectionError
 from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_types
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
@@ -170,6 +173,9 @@ def describe(context):
     client = context.client
     available = domain_types(client.capabilities_xml())
     vms = client.domains_summary()
+    for vm in vms:  # the addresses each VM holds (its metadata): what IP pools count as used
+        dom = client.find_domain(vm["name"])
+        vm["ips"] = parse_domain_xml(client.domain_xml(dom, inactive=True))["metadata"]["ips"] if dom else []
     node = dict(client.host_summary(), libvirtd_alive=True, error=None, pools=client.pools_usage(),
                 vm_count=len(vms), vm_running=sum(1 for vm in vms if vm["active"]), vms=vms,
                 domain_types_available=available, kvm_device=kvm_device(), probe={})

@@ -72,7 +72,21 @@ options:
         description:
           - An IPv4 address routed to the VM through the node (a cluster in routed mode, such as Hetzner's). The
             NIC is a tap device with a /32 route to this address; the node's own address is the VM's gateway.
+          - V(auto) takes the address from an IP pool serving routed NICs (O(ip_pools)), as O(networks[].ipv4=auto).
           - A new VM without a C(network_config) of its own gets one that sets this address and gateway.
+        type: str
+      ipv4:
+        description:
+          - V(auto) gives the NIC the lowest free IPv4 address of the first pool in O(ip_pools) serving it (its
+            network, bridge or routed mode, and the VM's cluster); an address is checked against those pools
+            and every VM; V(none) gives it no static IPv4 address (DHCP).
+          - Unset, a new VM gets V(auto) where a pool of that version serves the NIC, V(none) elsewhere; an
+            existing NIC keeps what it holds.
+          - The guest is told its addresses, gateway and DNS through the seed (O(cloud_init.network_config)
+            unset). The VM's definition records them; it is the only record, so deleting the VM frees them.
+        type: str
+      ipv6:
+        description: As O(networks[].ipv4), for IPv6 (not on routed NICs yet).
         type: str
       mac:
         description:
@@ -180,6 +194,32 @@ options:
     description: Seconds O(wait_for_ip) waits at most.
     type: int
     default: 60
+  ip_pools:
+    description:
+      - The IP pools of the cluster, as declared in the inventory (C(vmm_ip_pools)); see
+        M(vmm.cloud.ip_pool_info) for the format. They are checked (overlaps, a gateway or range outside its
+        subnet) on every run, with an error naming the field.
+    type: list
+    elements: dict
+    default: []
+  anti_spoofing:
+    description:
+      - Bind each NIC that holds pool addresses to a libvirt nwfilter with them, so that the guest's traffic leaves
+        only from its own MAC and addresses (ebtables rules on the node). IPv4 only, libvirt's C(clean-traffic)
+        (which drops all IPv6); with IPv6, the collection's C(vmm-clean-traffic), defined on the node by this
+        module.
+      - Routed NICs (tap devices on no bridge) are not filtered; the node's reverse-path filter guards them.
+    type: bool
+    default: true
+  address_taken:
+    description:
+      - Addresses the VMs of the cluster's other nodes hold (C(vmm.cloud.node_info) returns each VM's C(ips));
+        they count as used. The VMs of this node are read from it, under the lock.
+      - Choosing addresses and defining the VM happen under one lock, on the cluster's shared store when the node
+        records one (C(shared_dir)), else on the node (C(/var/lib/vmm/locks)).
+    type: list
+    elements: str
+    default: []
 notes:
   - Check mode and diff are supported; the diff compares the managed fields before and after.
 seealso:
@@ -203,6 +243,19 @@ EXAMPLES = r"""
     owner: alice
     state: running
   register: r
+
+- name: A VM with an address from each pool serving the bridge br0, and one asked for on a second NIC
+  vmm.cloud.vm:
+    name: vps7
+    image: debian-12
+    networks:
+      - bridge: br0
+        ipv4: auto
+        ipv6: auto
+      - network: default
+        ipv4: 192.168.122.40
+    ip_pools: "{{ vmm_ip_pools }}"
+    state: running
 
 - name: Give it more memory (live when it fits under max_memory)
   vmm.cloud.vm:
@@ -230,7 +283,8 @@ vm:
     memory: 2048
     disk_size: 20.0
     disks: [{target: vda, path: /var/lib/vmm/disks/web1.qcow2, format: qcow2, device: disk, readonly: false}]
-    interfaces: [{type: network, network: default, mac: "52:54:00:12:34:56", ip: 192.168.122.50}]
+    interfaces: [{type: network, network: default, mac: "52:54:00:12:34:56", ip: 192.168.122.50,
+                  addresses: [{address: 192.168.122.50, prefix: 24, gateway: 192.168.122.1, pool: nat-v4}]}]
     vnc: {listen: 127.0.0.1, port: 5900, password_set: false}
     guest_agent: {channel: true, connected: true}
     owner: alice

@@ -1,0 +1,57 @@
+# Copyright (c) 2026 vmm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: held_addresses
+short_description: The addresses the VMs of some nodes hold, from their registered node_info results
+description:
+  - For a list of inventory names, every address in the C(ips) of the VMs their registered M(vmm.cloud.node_info)
+    result lists, sorted and without duplicates; what M(vmm.cloud.vm) and M(vmm.cloud.ip_pool_info) take as
+    C(address_taken).
+  - A host without a result (unreachable, or never asked) adds nothing.
+version_added: 0.5.0
+author: vmm contributors (@vmm-dev)
+positional: hostvars, name
+options:
+  _input:
+    description: Inventory names.
+    type: list
+    elements: str
+    required: true
+  hostvars:
+    description: C(hostvars).
+    type: dict
+    required: true
+  name:
+    description: The variable the node_info results are registered under.
+    type: str
+    default: vmm_node_facts
+"""
+
+EXAMPLES = r"""
+address_taken: "{{ vmm_candidates | difference([vmm_placed.node]) | vmm.cloud.held_addresses(hostvars) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: Addresses, sorted.
+  type: list
+  elements: str
+"""
+
+
+def held_addresses(hosts, hostvars, name="vmm_node_facts"):
+    held = set()
+    for host in hosts:
+        variables = hostvars[host] if host in hostvars else {}
+        result = variables[name] if name in variables else {}
+        for vm in ((result or {}).get("node") or {}).get("vms") or []:
+            held.update(str(ip) for ip in vm.get("ips") or [])
+    return sorted(held)
+
+
+class FilterModule:
+    def filters(self):
+        return {"held_addresses": held_addresses}

@@ -1,0 +1,141 @@
+"""IP pools on the real node: addresses from pools with the VMs as the only record, checked against every VM,
+freed by deleting the VM, never handed out twice by concurrent creates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import libvirt
+from lxml import etree
+
+from .ansible_run import BIN, ROOT, ansible_env, run_playbook, run_task
+from .conftest import vm_files
+
+POOL = {"name": "it-pool4", "network": "default", "subnet": "10.251.0.0/24", "ranges": ["10.251.0.10-10.251.0.15"],
+        "gateway": "10.251.0.1", "dns": ["10.251.0.53"]}
+POOL6 = {"name": "it-pool6", "network": "default", "subnet": "fd00:251::/64", "ranges": ["fd00:251::10-fd00:251::1f"],
+         "gateway": "fd00:251::1"}
+NS = {"vmm": "https://vmm.dev/xmlns/vm/1.0"}
+
+
+def vm_args(name, image, **extra):
+    return {"name": name, "image": image, "memory": 64, "domain_type": "qemu", "state": "present",
+            "ip_pools": [POOL, POOL6], **extra}
+
+
+def pool_usage(pools=(POOL, POOL6)):
+    result = run_task("vmm.cloud.ip_pool_info", {"ip_pools": list(pools), "uri": "qemu:///system"})
+    assert not result.get("failed"), result
+    return {pool["name"]: pool for pool in result["pools"]}
+
+
+def test_pool_addresses_held_by_the_vm(image, vm_name, conn):
+    planned = run_task("vmm.cloud.vm", vm_args(vm_name, image), check=True)
+    assert planned["changed"] and not planned.get("failed"), planned
+    assert [a["address"] for a in planned["vm"]["interfaces"][0]["addresses"]] == ["10.251.0.10", "fd00:251::10"]
+    assert vm_files(vm_name) == [] and vm_name not in conn.listDefinedDomains()  # check mode made nothing
+
+    created = run_task("vmm.cloud.vm", vm_args(vm_name, image), diff=True)
+    assert created["changed"] and not created.get("failed"), created
+    nic = created["vm"]["interfaces"][0]
+    assert nic["addresses"] == [
+        {"address": "10.251.0.10", "prefix": 24, "gateway": "10.251.0.1", "pool": "it-pool4"},
+        {"address": "fd00:251::10", "prefix": 64, "gateway": "fd00:251::1", "pool": "it-pool6"}]
+    assert set(created["vm"]["ips"]) >= {"10.251.0.10", "fd00:251::10"}
+    # the definition is the record: metadata by MAC, and the NIC bound to the anti-spoofing filter with them
+    root = etree.fromstring(conn.lookupByName(vm_name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).encode())
+    held = root.findall(".//vmm:ips/vmm:ip", NS)
+    assert [(ip.text, ip.get("mac"), ip.get("pool")) for ip in held] == [
+        ("10.251.0.10", nic["mac"], "it-pool4"), ("fd00:251::10", nic["mac"], "it-pool6")]
+    filterref = root.find("devices/interface/filterref")
+    assert filterref.get("filter") == "vmm-clean-traffic"
+    assert [(p.get("name"), p.get("value")) for p in filterref] == [("IP", "10.251.0.10"), ("IPV6", "fd00:251::10")]
+    assert conn.nwfilterLookupByName("vmm-clean-traffic").name() == "vmm-clean-traffic"
+    # the seed tells the guest: static addresses, the pool's gateway and DNS
+    seed = subprocess.run(["isoinfo", "-R", "-x", "/network-config", "-i", f"/var/lib/vmm/disks/{vm_name}-seed.iso"],
+                          capture_output=True, text=True, check=True).stdout
+    eth0 = json.loads(seed)["ethernets"]["eth0"]
+    assert eth0["addresses"] == ["10.251.0.10/24", "fd00:251::10/64"] and eth0["gateway4"] == "10.251.0.1"
+    assert eth0["nameservers"] == {"addresses": ["10.251.0.53"]} and "dhcp4" not in eth0
+
+    again = run_task("vmm.cloud.vm", vm_args(vm_name, image))
+    assert not again["changed"], again
+    assert again["vm"]["interfaces"][0]["addresses"] == nic["addresses"]
+
+    usage = pool_usage()
+    assert (usage["it-pool4"]["used"], usage["it-pool4"]["free"], usage["it-pool4"]["addresses"]) == (1, 5,
+                                                                                                       ["10.251.0.10"])
+    assert (usage["it-pool6"]["used"], usage["it-pool6"]["size"]) == (1, 16)
+
+    other = f"{vm_name}-b"
+    taken = run_task("vmm.cloud.vm", vm_args(other, image, networks=[{"network": "default", "ipv4": "10.251.0.10"}]))
+    assert taken.get("failed") and taken["field"] == "networks[0].ipv4", taken
+    assert taken["msg"] == f"networks[0].ipv4: 10.251.0.10 is in use by VM {vm_name}"
+    assert vm_files(other) == [] and other not in conn.listDefinedDomains()  # nothing left half-made
+
+    deleted = run_task("vmm.cloud.vm", {"name": vm_name, "state": "absent"})
+    assert deleted["changed"], deleted
+    assert pool_usage()["it-pool4"]["used"] == 0  # deleting the VM freed its addresses, by that alone
+
+
+def test_bad_pools_refused(image, vm_name, conn):
+    bad = dict(POOL, gateway="10.9.9.1")
+    result = run_task("vmm.cloud.vm", {**vm_args(vm_name, image), "ip_pools": [bad]})
+    assert result.get("failed") and result["field"] == "ip_pools[0].gateway", result
+    assert "10.9.9.1" in result["msg"] and "10.251.0.0/24" in result["msg"]
+    overlapping = dict(POOL6, name="it-other", subnet="10.251.0.0/16", ranges=["10.251.0.15-10.251.0.20"],
+                       gateway=None)
+    result = run_task("vmm.cloud.ip_pool_info", {"ip_pools": [POOL, overlapping]})
+    assert result.get("failed") and result["field"].startswith("ip_pools[1]") and "it-pool4" in result["msg"], result
+    assert vm_files(vm_name) == [] and vm_name not in conn.listDefinedDomains()
+
+
+def create(name, image, pools):
+    """One vm_create.yml run, as a user runs it: (returncode, the create task's result)."""
+    extra = {"vm_name": name, "vm_image": image, "vm_memory": 64, "vm_domain_type": "qemu", "vm_state": "present",
+             "vm_networks": [{"network": "default", "ipv6": "none"}], "vmm_ip_pools": pools}
+    proc = subprocess.run([str(BIN / "ansible-playbook"), str(ROOT / "playbooks" / "vm_create.yml"),
+                           "-e", json.dumps(extra)], cwd=ROOT, env=ansible_env(), capture_output=True, text=True,
+                          timeout=600, check=False)
+    report = json.loads(proc.stdout)
+    tasks = [task for play in report["plays"] for task in play["tasks"] if task["task"]["name"] == "Create the VM"]
+    return proc.returncode, next(iter(tasks[0]["hosts"].values()))
+
+
+def test_eight_concurrent_creates_on_a_pool_of_six(image, conn):
+    names = [f"it-conc{index}" for index in range(8)]
+    pools = [POOL]
+    try:
+        with ThreadPoolExecutor(max_workers=8) as workers:
+            results = list(workers.map(lambda name: create(name, image, pools), names))
+        made = [result["vm"] for rc, result in results if rc == 0]
+        refused = [result for rc, result in results if rc != 0]
+        addresses = [vm["interfaces"][0]["addresses"][0]["address"] for vm in made]
+        assert len(made) == 6 and sorted(addresses) == [f"10.251.0.{i}" for i in range(10, 16)], results
+        assert len(refused) == 2, results
+        for result in refused:
+            assert result["field"] == "networks[0].ipv4", result
+            assert result["msg"] == "networks[0].ipv4: no free IPv4 address in pool it-pool4 (6 of 6 used)"
+        defined = [name for name in names if name in conn.listDefinedDomains()]
+        assert len(defined) == 6
+        assert sorted(Path(p).name for name in names for p in vm_files(name)) == sorted(
+            f"{vm['name']}{suffix}" for vm in made for suffix in (".qcow2", "-seed.iso"))  # refusals left nothing
+        assert pool_usage(pools)["it-pool4"]["free"] == 0
+    finally:
+        for name in names:
+            run_task("vmm.cloud.vm", {"name": name, "state": "absent"})
+    assert all(vm_files(name) == [] for name in names)
+
+
+def test_pools_playbook(image, vm_name):
+    created = run_task("vmm.cloud.vm", vm_args(vm_name, image))
+    assert created["changed"], created
+    rc, out, err = run_playbook(ROOT / "playbooks" / "ip_pools.yml", extra_vars={"vmm_ip_pools": [POOL, POOL6]})
+    assert rc == 0, out + err
+    counted = [task for play in json.loads(out)["plays"] for task in play["tasks"]
+               if task["task"]["name"] == "Check the pools and count what the VMs hold"]
+    pools = counted[0]["hosts"]["localhost"]["pools"]
+    assert [(p["name"], p["used"], p["free"]) for p in pools] == [("it-pool4", 1, 5), ("it-pool6", 1, 15)]
