@@ -130,12 +130,80 @@ def test_eight_concurrent_creates_on_a_pool_of_six(image, conn):
     assert all(vm_files(name) == [] for name in names)
 
 
-def test_pools_playbook(image, vm_name):
+def test_pools_playbooks(image, vm_name):
     created = run_task("vmm.cloud.vm", vm_args(vm_name, image))
     assert created["changed"], created
+    rc, out, err = run_playbook(ROOT / "playbooks" / "vm_address.yml", extra_vars={
+        "vm_name": vm_name, "vm_address": "fd00:251::1f", "vmm_ip_pools": [POOL, POOL6]})
+    assert rc == 0, out + err
+    rc, out, err = run_playbook(ROOT / "playbooks" / "vm_address.yml", extra_vars={
+        "vm_name": vm_name, "vm_address": "10.251.0.300", "vmm_ip_pools": [POOL, POOL6]})
+    assert rc != 0 and '"field": "address"' in out, out
     rc, out, err = run_playbook(ROOT / "playbooks" / "ip_pools.yml", extra_vars={"vmm_ip_pools": [POOL, POOL6]})
     assert rc == 0, out + err
     counted = [task for play in json.loads(out)["plays"] for task in play["tasks"]
                if task["task"]["name"] == "Check the pools and count what the VMs hold"]
     pools = counted[0]["hosts"]["localhost"]["pools"]
-    assert [(p["name"], p["used"], p["free"]) for p in pools] == [("it-pool4", 1, 5), ("it-pool6", 1, 15)]
+    assert [(p["name"], p["used"], p["free"]) for p in pools] == [("it-pool4", 1, 5), ("it-pool6", 2, 14)]
+
+
+def binding_parameters(conn, vm_name):
+    """(filter, [(name, value)]) of the running VM's nwfilter binding."""
+    for binding in conn.listAllNWFilterBindings():
+        root = etree.fromstring(binding.XMLDesc().encode())
+        if root.findtext("owner/name") == vm_name:
+            params = [(p.get("name"), p.get("value")) for p in root.iterfind("filterref/parameter")
+                      if p.get("name") in ("IP", "IPV6")]
+            return root.find("filterref").get("filter"), params
+    return None, []
+
+
+def test_vm_address_adds_and_gives_back_an_address(image, vm_name, conn):
+    base = vm_args(vm_name, image, state="running", ip_pools=[POOL], networks=[{"network": "default"}])
+    created = run_task("vmm.cloud.vm", base)
+    assert created["changed"] and created["vm"]["state"] == "running", created
+    assert binding_parameters(conn, vm_name) == ("clean-traffic", [("IP", "10.251.0.10")])
+    address = {"name": vm_name, "ip_pools": [POOL]}
+
+    planned = run_task("vmm.cloud.vm_address", {**address, "count": 2}, check=True)
+    assert planned["changed"] and [a["address"] for a in planned["vm"]["addresses"]] == ["10.251.0.10", "10.251.0.11"]
+    assert pool_usage([POOL])["it-pool4"]["used"] == 1  # check mode changed nothing
+
+    added = run_task("vmm.cloud.vm_address", {**address, "count": 2}, diff=True)
+    assert added["changed"], added
+    assert added["diff"] == {"before": {"addresses": ["10.251.0.10"]},
+                             "after": {"addresses": ["10.251.0.10", "10.251.0.11"]}}
+    assert added["applied_live"] == ["filter"] and added["pending_restart"] == ["addresses"], added
+    # the running guest's filter lets the new address out at once; the seed tells the guest at its next boot
+    assert binding_parameters(conn, vm_name) == ("clean-traffic", [("IP", "10.251.0.10"), ("IP", "10.251.0.11")])
+    seed = subprocess.run(["isoinfo", "-R", "-x", "/network-config", "-i", f"/var/lib/vmm/disks/{vm_name}-seed.iso"],
+                          capture_output=True, text=True, check=True).stdout
+    assert json.loads(seed)["ethernets"]["eth0"]["addresses"] == ["10.251.0.10/24", "10.251.0.11/24"]
+    user_data = subprocess.run(["isoinfo", "-R", "-x", "/user-data", "-i", f"/var/lib/vmm/disks/{vm_name}-seed.iso"],
+                               capture_output=True, text=True, check=True).stdout
+    assert f'"hostname": "{vm_name.replace("_", "-")}"' in user_data  # the rest of the seed as it was
+    assert pool_usage([POOL])["it-pool4"]["addresses"] == ["10.251.0.10", "10.251.0.11"]
+
+    assert not run_task("vmm.cloud.vm_address", {**address, "count": 2})["changed"]
+    again = run_task("vmm.cloud.vm", base)  # the VM's own module keeps what vm_address added
+    assert not again["changed"], again
+    assert [a["address"] for a in again["vm"]["interfaces"][0]["addresses"]] == ["10.251.0.10", "10.251.0.11"]
+
+    other = f"{vm_name}-b"
+    try:
+        refused = run_task("vmm.cloud.vm", vm_args(other, image, ip_pools=[POOL],
+                                                   networks=[{"network": "default", "ipv4": "10.251.0.11"}]))
+        assert refused.get("failed") and refused["msg"] == f"networks[0].ipv4: 10.251.0.11 is in use by VM {vm_name}"
+    finally:
+        run_task("vmm.cloud.vm", {"name": other, "state": "absent"})
+
+    bad = run_task("vmm.cloud.vm_address", {**address, "address": "10.251.0.99; id"})
+    assert bad.get("failed") and bad["field"] == "address", bad
+    bad = run_task("vmm.cloud.vm_address", {**address, "nic": 3})
+    assert bad.get("failed") and bad["field"] == "nic" and "has 1 NIC(s)" in bad["msg"], bad
+
+    removed = run_task("vmm.cloud.vm_address", {**address, "address": "10.251.0.11", "state": "absent"})
+    assert removed["changed"] and [a["address"] for a in removed["vm"]["addresses"]] == ["10.251.0.10"], removed
+    assert binding_parameters(conn, vm_name) == ("clean-traffic", [("IP", "10.251.0.10")])
+    assert not run_task("vmm.cloud.vm_address", {**address, "address": "10.251.0.11", "state": "absent"})["changed"]
+    assert pool_usage([POOL])["it-pool4"]["used"] == 1

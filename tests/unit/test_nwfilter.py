@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import build_domain_xml, parse_domain_xml
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import (
+    build_domain_xml,
+    interface_with_filter,
+    parse_domain_xml,
+)
 from ansible_collections.vmm.cloud.plugins.module_utils.nwfilter import _canonical, nic_filter
 
 V4 = {"address": "192.0.2.10", "prefix": 24, "version": 4}
@@ -42,3 +46,16 @@ def test_a_filter_compares_without_what_libvirt_adds():
              "  <filterref filter='a'/>\n</filter>\n"
     assert _canonical(ours) == _canonical(dumped)
     assert _canonical(ours) != _canonical(ours.replace("'a'", "'b'"))
+
+
+def test_a_live_interface_gets_its_filter_replaced_and_nothing_else():
+    live = ("<domain><devices><interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/>"
+            "<target dev='vnet3'/><filterref filter='clean-traffic'><parameter name='IP' value='192.0.2.10'/>"
+            "</filterref></interface><interface type='network'><mac address='52:54:00:00:00:02'/></interface>"
+            "</devices></domain>")
+    wanted = nic_filter({"type": "network", "addresses": [V4, V4B]})
+    xml = interface_with_filter(live, "52:54:00:00:00:01", wanted)
+    assert "<target dev=\"vnet3\"/>" in xml and xml.count("<filterref") == 1 and "192.0.2.11" in xml
+    assert "52:54:00:00:00:02" not in xml
+    assert "<filterref" not in interface_with_filter(live, "52:54:00:00:00:01", None)
+    assert interface_with_filter(live, "52:54:00:00:00:09", wanted) is None

@@ -14,19 +14,21 @@ from ansible_collections.vmm.cloud.plugins.module_utils.seed import (
 )
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2a alice@example"
+UPDATES = {"network": {"when": ["boot-new-instance", "boot"]}}  # network config re-read at every boot
 
 
 @pytest.mark.parametrize(
     ("cloud_init", "expected_user_data"),
     [
-        ({"hostname": "web1"}, {"hostname": "web1", "preserve_hostname": False}),
+        ({"hostname": "web1"}, {"hostname": "web1", "preserve_hostname": False, "updates": UPDATES}),
         ({"hostname": "web1", "ssh_authorized_keys": [KEY]},
-         {"hostname": "web1", "preserve_hostname": False, "ssh_authorized_keys": [KEY]}),
+         {"hostname": "web1", "preserve_hostname": False, "updates": UPDATES, "ssh_authorized_keys": [KEY]}),
         ({"hostname": "web1", "password": "s3cret"},
-         {"hostname": "web1", "preserve_hostname": False, "password": "s3cret", "chpasswd": {"expire": False},
-          "ssh_pwauth": True}),
+         {"hostname": "web1", "preserve_hostname": False, "updates": UPDATES, "password": "s3cret",
+          "chpasswd": {"expire": False}, "ssh_pwauth": True}),
         ({"hostname": "web1", "fqdn": "web1.example.org", "user_data": {"packages": ["nginx"]}},
-         {"hostname": "web1", "preserve_hostname": False, "fqdn": "web1.example.org", "packages": ["nginx"]}),
+         {"hostname": "web1", "preserve_hostname": False, "updates": UPDATES, "fqdn": "web1.example.org",
+          "packages": ["nginx"]}),
     ],
 )
 def test_user_data(cloud_init, expected_user_data):

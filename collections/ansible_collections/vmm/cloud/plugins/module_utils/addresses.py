@@ -120,6 +120,8 @@ class Addresses:
         return assigned
 
     def _one(self, nic, current, cluster, version, wanted, used, field):
+        """The NIC's addresses of one version: its first as `wanted` says, then the others it holds (added by
+        vmm.cloud.vm_address), kept."""
         attach = _attach(nic)
         kept = [a for a in (current or {}).get("addresses") or [] if a["version"] == version]
         serving = pools_for(self.pools, attach, cluster, version)
@@ -127,22 +129,22 @@ class Addresses:
             wanted = ("keep" if kept else "none") if current is not None else ("auto" if serving else "none")
         if wanted == "none":
             return []
-        if wanted == "keep":
-            return [self._config(nic, kept[0]["address"], field, kept[0])]
+        if wanted == "keep" or (wanted == "auto" and kept and pool_of(serving, kept[0]["address"]) is not None):
+            return [self.config(nic, held["address"], field, held) for held in kept]
+        extras = [self.config(nic, held["address"], field, held) for held in kept[1:]
+                  if held["address"] != wanted]
         if nic["type"] == "routed" and not serving and wanted != "auto":
             if wanted in used:  # a routed address where no pool serves routed NICs: the caller's, as before pools
                 raise ConflictError(f"{field}: {wanted} is in use by VM {used[wanted]}", field=field)
             return []
         if wanted == "auto":
-            if kept and pool_of(serving, kept[0]["address"]) is not None:
-                return [self._config(nic, kept[0]["address"], field, kept[0])]
             pool, address = allocate(self.pools, attach, cluster, version, used, field)
         else:
             pool, address = check_address(self.pools, wanted, attach, cluster, used, field)
         used[address] = "this VM"
-        return [self._config(nic, address, field, None, pool)]
+        return [self.config(nic, address, field, None, pool)] + extras
 
-    def _config(self, nic, address, field, kept, pool=None):
+    def config(self, nic, address, field, kept=None, pool=None):
         """How the guest is told its address: from its pool as declared now (a changed gateway or DNS reaches
         the seed), else as recorded when the pool is gone."""
         pool = pool or pool_of(self.pools, address)

@@ -142,6 +142,18 @@ VM_SPEC = {
     "anti_spoofing": {"type": "bool", "default": True},
 }
 
+VM_ADDRESS_SPEC = {
+    "name": {"type": "str", "required": True},
+    "uri": URI_OPTION,
+    "address": {"type": "str", "default": "auto"},
+    "version": {"type": "int", "choices": [4, 6], "default": 4},
+    "nic": {"type": "int", "default": 0},
+    "count": {"type": "int", "default": 1},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "ip_pools": {"type": "list", "elements": "dict", "default": []},
+    "address_taken": {"type": "list", "elements": "str", "default": []},
+}
+
 VM_INFO_SPEC = {
     "name": {"type": "str"},
     "uri": URI_OPTION,

@@ -271,6 +271,24 @@ def parse_domain_xml(xml):
     }
 
 
+def interface_with_filter(xml, mac, nic_filter):
+    """The <interface> of the NIC with `mac` in a (live) domain XML, its filterref replaced by `nic_filter`
+    (None: removed), for a live device update; None when no NIC has that MAC."""
+    root = etree.fromstring(xml.encode() if isinstance(xml, str) else xml)
+    for element in root.iterfind("devices/interface"):
+        found = element.find("mac")
+        if found is None or (found.get("address") or "").lower() != mac:
+            continue
+        for old in element.findall("filterref"):
+            element.remove(old)
+        if nic_filter:
+            filterref = _sub(element, "filterref", filter=nic_filter["name"])
+            for name, value in nic_filter["parameters"]:
+                _sub(filterref, "parameter", name=name, value=value)
+        return etree.tostring(element, encoding="unicode")
+    return None
+
+
 def next_free_target(disks, bus="virtio"):
     """The first free device name on `bus` (vda, vdb, ... for virtio; sda, ... otherwise)."""
     prefix = "vd" if bus == "virtio" else "sd"

@@ -211,6 +211,11 @@ class LibvirtClient:
     def set_memory_live(self, dom, mib):
         self._call(f"setting memory of {dom.name()}", dom.setMemoryFlags, mib * 1024, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
+    def update_device_live(self, dom, device_xml):
+        """Change a device of the running guest (such as a NIC's nwfilter binding), not its definition."""
+        self._call(f"updating a device of {dom.name()}", dom.updateDeviceFlags, device_xml,
+                   libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
     def block_resize(self, dom, target, size_bytes):
         self._call(f"resizing disk {target} of {dom.name()}", dom.blockResize, target, size_bytes,
                    libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)

@@ -19,8 +19,15 @@ from ansible_collections.vmm.cloud.plugins.module_utils.errors import VmmError
 GENISOIMAGE = "genisoimage"
 
 
+# cloud-init applies a datasource's network config at an instance's first boot only, unless told to at every boot:
+# then an address vmm.cloud.vm_address adds or removes reaches the guest at its next boot, with no new instance-id
+# (which would regenerate its SSH host keys).
+NETWORK_UPDATES = {"network": {"when": ["boot-new-instance", "boot"]}}
+ISOINFO = "isoinfo"
+
+
 def user_data(cloud_init):
-    config = {"hostname": cloud_init["hostname"], "preserve_hostname": False}
+    config = {"hostname": cloud_init["hostname"], "preserve_hostname": False, "updates": NETWORK_UPDATES}
     if cloud_init.get("fqdn"):
         config["fqdn"] = cloud_init["fqdn"]
     keys = cloud_init.get("ssh_authorized_keys") or []
@@ -54,6 +61,18 @@ def seed_digest(files):
 
 def iso_argv(output, directory):
     return [GENISOIMAGE, "-quiet", "-output", output, "-volid", "cidata", "-joliet", "-rock", directory]
+
+
+def read_seed_iso(run, path, names=("meta-data", "user-data", "network-config")):
+    """{file name: bytes} of the seed at `path` (isoinfo, from genisoimage); a file it lacks is left out."""
+    files = {}
+    for name in names:
+        rc, out, err = run([ISOINFO, "-R", "-i", path, "-x", f"/{name}"])
+        if rc != 0:
+            raise VmmError(f"reading {name} from the seed {path} failed: {(err or out).strip()}")
+        if out:
+            files[name] = out.encode() if isinstance(out, str) else out
+    return files
 
 
 def write_seed_iso(run, path, files):

@@ -33,6 +33,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.nwfilter import ensure_f
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
+    managed_seed_path,
     managed_view,
     new_spec,
     normalize_request,
@@ -289,7 +290,7 @@ class VmService:
                 ensure_filters(self.client, self.log)
             self.log.apply(f"updated {', '.join(changed)}", self.client.define, build_domain_xml(spec))
             if "seed_sha256" in changed:
-                seed_path = self._seed_path(current)
+                seed_path = managed_seed_path(current)
                 self.log.apply(f"rewrote seed {seed_path}", write_seed_iso, self.run, seed_path, files)
             if self.client.is_active(dom):
                 self._apply_live(dom, changed, spec)
@@ -298,12 +299,6 @@ class VmService:
             self.log.apply("autostart " + ("enabled" if request["autostart"] else "disabled"),
                            self.client.set_autostart, dom, request["autostart"])
         return {"before": before, "after": after}
-
-    def _seed_path(self, facts):
-        for disk in facts["disks"]:
-            if disk["readonly"] and disk["path"] in facts["metadata"]["managed_disks"]:
-                return disk["path"]
-        raise ConflictError(f"name: VM {facts['name']} has no seed disk managed by vmm", field="name")
 
     def _apply_live(self, dom, changed, spec):
         """Apply what a running guest can take now; the rest waits for its next boot."""
@@ -374,6 +369,12 @@ def describe_vm(client, qemu_img, dom):
     """Facts of a defined VM: its live definition, state, leases and disk size."""
     facts = parse_domain_xml(client.domain_xml(dom))
     state = client.domain_state(dom)
+    if state != "shutoff":  # a running guest's live definition keeps the metadata it booted with; vmm's is saved
+        saved = parse_domain_xml(client.domain_xml(dom, inactive=True))
+        facts["metadata"] = saved["metadata"]
+        held = {nic["mac"]: nic["addresses"] for nic in saved["interfaces"]}
+        for nic in facts["interfaces"]:
+            nic["addresses"] = held.get(nic["mac"], nic["addresses"])
     leases = client.interface_addresses(dom, agent=facts["guest_agent"]["connected"]) if state == "running" else {}
     size = None
     if facts["disks"] and facts["disks"][0]["path"]:

@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 
-from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.nwfilter import nic_filter
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import (
     check_hostname,
@@ -333,6 +333,14 @@ def updated_spec(current, request, *, domain_type, seed_sha256):
                 max_memory_mib=max(request["max_memory_mib"] or current["max_memory_mib"], memory),
                 interfaces=nics, graphics=graphics, metadata=meta)
     return spec
+
+
+def managed_seed_path(facts):
+    """The VM's cloud-init seed disk, which vmm made."""
+    for disk in facts["disks"]:
+        if disk["readonly"] and disk["path"] in facts["metadata"]["managed_disks"]:
+            return disk["path"]
+    raise ConflictError(f"name: VM {facts['name']} has no seed disk managed by vmm", field="name")
 
 
 def _console_view(graphics):
