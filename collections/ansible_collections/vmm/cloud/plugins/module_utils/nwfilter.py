@@ -8,7 +8,7 @@ drops all IPv6). With IPv6: the collection's `vmm-clean-traffic`, clean-traffic'
 source check (`vmm-no-ipv6-spoofing`: link-local and duplicate-address-detection sources, else only the NIC's
 `IPV6` list); libvirt ships no IPv6 equivalent. A NIC with IPv6 but no pool IPv4 (IPv4 from DHCP) has its IPv4
 learned from the DHCP exchange only (CTRL_IP_LEARNING=dhcp), never from what the guest sends.
-Routed NICs are tap devices on no bridge, outside ebtables' reach: the node's reverse-path filter guards them.
+Routed NICs are tap devices on no bridge, outside ebtables' reach: they are not bound.
 """
 
 from __future__ import annotations

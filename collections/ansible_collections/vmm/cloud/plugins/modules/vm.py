@@ -208,7 +208,7 @@ options:
         only from its own MAC and addresses (ebtables rules on the node). IPv4 only, libvirt's C(clean-traffic)
         (which drops all IPv6); with IPv6, the collection's C(vmm-clean-traffic), defined on the node by this
         module.
-      - Routed NICs (tap devices on no bridge) are not filtered; the node's reverse-path filter guards them.
+      - Routed NICs (tap devices on no bridge, outside ebtables' reach) are not filtered.
     type: bool
     default: true
   address_taken:
