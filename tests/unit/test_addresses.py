@@ -155,3 +155,14 @@ def test_what_other_nodes_hold_counts_as_used(client):
 def test_the_lock_is_the_clusters_when_it_shares_a_store():
     assert lock_path({"shared_dir": "/srv/vmm"}) == "/srv/vmm/locks/ip-pools.lock"
     assert lock_path({}) == "/var/lib/vmm/locks/ip-pools.lock"
+
+
+def test_routed_ipv6_from_a_pool_or_as_given(client):
+    pools = POOLS + [{"name": "routed-v6", "routed": True, "subnet": "2001:db8:66::/64"}]
+    addresses = Addresses(client, pools)
+    assigned = addresses.assign(nics({"routed": "auto", "ipv6": "auto"}), (), None, {})
+    assert [(a["address"], a["prefix"], a["gateway"]) for a in assigned[0]["addresses"]] == [
+        ("203.0.113.1", 32, None), ("2001:db8:66::1", 128, None)]
+    given = Addresses(client, []).assign(nics({"routed": "203.0.113.9", "ipv6": "2001:db8:77::9"}), (), None, {})
+    assert given[0]["source"] == "203.0.113.9"
+    assert [(a["address"], a["prefix"], a["pool"]) for a in given[0]["addresses"]] == [("2001:db8:77::9", 128, None)]

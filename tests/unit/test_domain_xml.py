@@ -163,3 +163,13 @@ def test_guest_agent_channel_built_and_read():
     assert parse_domain_xml(disconnected)["guest_agent"]["connected"] is False
     without = parse_domain_xml("<domain type='kvm'><name>x</name><devices/></domain>")
     assert without["guest_agent"] == {"channel": False, "connected": False}
+
+
+def test_routed_ipv6_is_a_peer_of_the_taps_link_local_address():
+    nic = dict(ROUTED, addresses=[{"address": "2001:db8:66::5", "prefix": 128, "version": 6}])
+    root = etree.fromstring(build_domain_xml(spec(interfaces=[nic])).encode())
+    ips = [(ip.get("family"), ip.get("address"), ip.get("prefix"), ip.get("peer"))
+           for ip in root.iterfind("devices/interface/source/ip")]
+    assert ips == [(None, "198.51.100.7", "32", "203.0.113.5"), ("ipv6", "fe80::1", "128", "2001:db8:66::5")]
+    parsed = parse_domain_xml(build_domain_xml(spec(interfaces=[nic])))["interfaces"][0]
+    assert (parsed["type"], parsed["source"], parsed["gateway"]) == ("routed", "203.0.113.5", "198.51.100.7")

@@ -156,3 +156,16 @@ def test_pool_addresses_render_static_with_gateway_and_dns_for_every_renderer(tm
     assert "Address=192.0.2.10/24" in network and "Address=2001:db8::10/64" in network, network
     assert "Gateway=192.0.2.1" in network and "Gateway=2001:db8::1" in network, network
     assert "DNS=192.0.2.53 2001:db8::53" in network, network
+
+
+def test_routed_ipv6_is_a_128_through_the_taps_link_local_gateway():
+    nics = [{"type": "routed", "source": "203.0.113.5", "mac": "52:54:00:00:00:01", "gateway": "198.51.100.7",
+             "addresses": [{"address": "2001:db8:66::5", "prefix": 128, "version": 6, "gateway": None}]}]
+    config = seed_network_config(nics)
+    assert config["ethernets"]["eth0"]["addresses"] == ["203.0.113.5/32", "2001:db8:66::5/128"]
+    assert config["ethernets"]["eth0"]["gateway6"] == "fe80::1"
+    out = rendered(config)
+    eni = out["eni"]["/etc/network/interfaces"]
+    assert "iface eth0 inet6 static\n    address 2001:db8:66::5/128\n    gateway fe80::1" in eni, eni
+    network = out["networkd"]["/etc/systemd/network/10-cloud-init-eth0.network"]
+    assert "Address=2001:db8:66::5/128" in network and "Gateway=fe80::1" in network, network

@@ -115,7 +115,7 @@ class Addresses:
                 held.extend(self._one(nic, current, cluster, version, nic[key], used, f"networks[{index}].{key}"))
             nic["addresses"] = held
             if nic["type"] == "routed":
-                nic["source"] = held[0]["address"] if held else nic["source"]
+                nic["source"] = next((a["address"] for a in held if a["version"] == 4), nic["source"])
             assigned.append(nic)
         return assigned
 
@@ -136,7 +136,10 @@ class Addresses:
         if nic["type"] == "routed" and not serving and wanted != "auto":
             if wanted in used:  # a routed address where no pool serves routed NICs: the caller's, as before pools
                 raise ConflictError(f"{field}: {wanted} is in use by VM {used[wanted]}", field=field)
-            return []
+            used[wanted] = "this VM"
+            # IPv4: the NIC's `routed` address, as before pools; IPv6: a /128 of its own, held like a pool's
+            return [{"address": wanted, "prefix": 128, "gateway": None, "dns": [], "version": 6,
+                     "pool": None}] if version == 6 else []
         if wanted == "auto":
             pool, address = allocate(self.pools, attach, cluster, version, used, field)
         else:
@@ -152,6 +155,6 @@ class Addresses:
             config = dict(interface_config(pool, address, field), pool=pool["name"])
         else:
             config = {k: kept[k] for k in ("address", "prefix", "gateway", "dns", "version", "pool")}
-        if nic["type"] == "routed":
-            config.update(prefix=32, gateway=None, dns=config["dns"])
+        if nic["type"] == "routed":  # a /32 or /128 on the VM's own tap, through the node
+            config.update(prefix=32 if config["version"] == 4 else 128, gateway=None)
         return config

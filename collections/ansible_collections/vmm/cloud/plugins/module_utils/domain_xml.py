@@ -21,6 +21,7 @@ _META_TEXT = ("owner", "image", "created", "cluster", "seed-sha256")
 _MEMORY_UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1024 ** 2, "mib": 1024 ** 2,
                  "mb": 1000 ** 2, "g": 1024 ** 3, "gib": 1024 ** 3, "gb": 1000 ** 3}
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
+ROUTED_IPV6_GATEWAY = "fe80::1"  # the host side of every routed tap: the guests' IPv6 gateway, on the link
 
 
 def _sub(parent, tag, text=None, **attrs):
@@ -74,7 +75,11 @@ def _interface(devices, nic):
     if routed:
         # The host side of the tap gets the node's address with the VM's as its
         # peer: the kernel then routes the VM's /32 to this tap (routed mode).
-        _sub(_sub(element, "source"), "ip", address=nic["gateway"], prefix=32, peer=nic["source"])
+        source = _sub(element, "source")
+        _sub(source, "ip", address=nic["gateway"], prefix=32, peer=nic["source"])
+        for held in nic.get("addresses") or []:
+            if held["version"] == 6:  # the tap's fe80::1 with the VM's address as peer: a /128 route to it
+                _sub(source, "ip", family="ipv6", address=ROUTED_IPV6_GATEWAY, prefix=128, peer=held["address"])
     else:
         _sub(element, "source", **{nic["type"]: nic["source"]})
     _sub(element, "model", type=nic.get("model") or "virtio")
@@ -196,7 +201,7 @@ def _parse_interface(element):
     kind = element.get("type")
     source, mac = element.find("source"), element.find("mac")
     model, target = element.find("model"), element.find("target")
-    peer = element.find("source/ip[@peer]")
+    peer = next((ip for ip in element.iterfind("source/ip[@peer]") if ip.get("family") != "ipv6"), None)
     gateway = None
     if kind == "ethernet" and peer is not None:
         kind, source, gateway = "routed", None, peer.get("address")

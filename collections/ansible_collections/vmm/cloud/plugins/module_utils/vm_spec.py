@@ -13,6 +13,7 @@ import ipaddress
 import os
 import re
 
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import ROUTED_IPV6_GATEWAY
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.nwfilter import nic_filter
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import (
@@ -50,9 +51,6 @@ def _network(index, nic):
     wanted = {"type": kind, "source": source, "mac": mac, "model": model,
               "ipv4": _wanted_address(nic.get("ipv4"), 4, f"{field}.ipv4"),
               "ipv6": _wanted_address(nic.get("ipv6"), 6, f"{field}.ipv6")}
-    if kind == "routed" and wanted["ipv6"] not in (None, "none"):
-        raise ValidationError(f"{field}.ipv6: routed NICs take IPv4 only (routed IPv6 is not supported yet)",
-                              field=f"{field}.ipv6")
     if kind == "routed" and source != "auto":
         if wanted["ipv4"] not in (None, "auto", source):
             raise ValidationError(f"{field}.ipv4: differs from the routed address {source}; give one of them",
@@ -87,7 +85,7 @@ def _routed_address(value, field):
     except ValueError:
         raise ValidationError(f"{field}: not an IP address: {value!r}", field=field) from None
     if address.version != 4:
-        raise ValidationError(f"{field}: routed mode takes IPv4 addresses (IPv6 is not supported yet)", field=field)
+        raise ValidationError(f"{field}: routed takes the NIC's IPv4 address, or auto (its IPv6 goes in ipv6)", field=field)
     if address.is_unspecified or address.is_multicast or address.is_loopback:
         raise ValidationError(f"{field}: {address} cannot be a VM's address", field=field)
     return str(address)
@@ -130,6 +128,10 @@ def seed_network_config(interfaces):
             # ENI turns it into a net-tools line that may fail, harmlessly (`|| true`).
             entry.update(addresses=[f"{nic['source']}/32"], gateway4=nic["gateway"],
                          routes=[{"to": f"{nic['gateway']}/32", "via": "0.0.0.0", "scope": "link"}])
+            v6 = [a["address"] for a in nic.get("addresses") or [] if a["version"] == 6]
+            if v6:  # each a /128; the node's tap answers as fe80::1, a gateway on the link by being link-local
+                entry["addresses"] += [f"{address}/128" for address in v6]
+                entry["gateway6"] = ROUTED_IPV6_GATEWAY
         else:
             entry["dhcp4"] = True
         ethernets[f"eth{index}"] = entry
