@@ -85,7 +85,8 @@ def _routed_address(value, field):
     except ValueError:
         raise ValidationError(f"{field}: not an IP address: {value!r}", field=field) from None
     if address.version != 4:
-        raise ValidationError(f"{field}: routed takes the NIC's IPv4 address, or auto (its IPv6 goes in ipv6)", field=field)
+        raise ValidationError(f"{field}: routed takes the NIC's IPv4 address, or auto (its IPv6 goes in ipv6)",
+                              field=field)
     if address.is_unspecified or address.is_multicast or address.is_loopback:
         raise ValidationError(f"{field}: {address} cannot be a VM's address", field=field)
     return str(address)

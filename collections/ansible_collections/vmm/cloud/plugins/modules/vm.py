@@ -90,7 +90,7 @@ options:
           - As O(networks[].ipv4), for IPv6.
           - On a routed NIC, an address of its own (a /128 routed to the VM's tap, whose link-local C(fe80::1) is
             the guest's gateway), from a pool serving routed NICs or as given. The node role makes no proxy NDP
-            entry for it on the uplink yet: the prefix must be routed to the node.
+            entry for it on the uplink yet, so the prefix must be routed to the node.
         type: str
       mac:
         description:
