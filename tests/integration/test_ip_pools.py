@@ -101,8 +101,11 @@ def create(name, image, pools):
                            "-e", json.dumps(extra)], cwd=ROOT, env=ansible_env(), capture_output=True, text=True,
                           timeout=600, check=False)
     report = json.loads(proc.stdout)
-    tasks = [task for play in report["plays"] for task in play["tasks"] if task["task"]["name"] == "Create the VM"]
-    return proc.returncode, next(iter(tasks[0]["hosts"].values()))
+    results = {task["task"]["name"]: next(iter(task["hosts"].values()))
+               for play in report["plays"] for task in play["tasks"]}
+    if proc.returncode != 0:  # the pool's refusal comes from placement, before anything is made
+        return proc.returncode, results["Choose the node"]
+    return proc.returncode, results["Create the VM"]
 
 
 def test_eight_concurrent_creates_on_a_pool_of_six(image, conn):

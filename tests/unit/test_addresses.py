@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.vmm.cloud.plugins.module_utils.addresses import Addresses, lock_path
+from ansible_collections.vmm.cloud.plugins.module_utils.addresses import Addresses, lock_path, reserve_addresses
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import build_domain_xml
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
@@ -166,3 +166,21 @@ def test_routed_ipv6_from_a_pool_or_as_given(client):
     given = Addresses(client, []).assign(nics({"routed": "203.0.113.9", "ipv6": "2001:db8:77::9"}), (), None, {})
     assert given[0]["source"] == "203.0.113.9"
     assert [(a["address"], a["prefix"], a["pool"]) for a in given[0]["addresses"]] == [("2001:db8:77::9", 128, None)]
+
+
+def test_placement_reserves_free_of_every_node_and_of_the_creates_under_way():
+    networks, taken = reserve_addresses(POOLS, [{"network": "default", "ipv6": "none"}, {"routed": "auto"}],
+                                        None, held=["192.0.2.10"], reserved=["192.0.2.11", "203.0.113.1"])
+    assert taken == ["192.0.2.12", "203.0.113.2"]
+    assert networks == [{"network": "default", "ipv4": "192.0.2.12", "ipv6": "none"},
+                        {"routed": "203.0.113.2", "ipv4": "203.0.113.2", "ipv6": "none"}]
+    # none asked: the vm module's default NIC, with the pools' addresses
+    assert reserve_addresses(POOLS, [], None, [], [])[0] == [
+        {"network": "default", "ipv4": "192.0.2.10", "ipv6": "2001:db8:1::2"}]
+    # no pools, or nothing a pool serves: the networks as given, nothing reserved
+    assert reserve_addresses([], [{"network": "default"}], None, [], []) == ([{"network": "default"}], [])
+    assert reserve_addresses(POOLS, [{"network": "other"}], None, [], []) == ([{"network": "other"}], [])
+    with pytest.raises(ConflictError) as err:
+        reserve_addresses(POOLS, [{"network": "default", "ipv6": "none"}], None, ["192.0.2.10"],
+                          ["192.0.2.11", "192.0.2.12"])
+    assert err.value.field == "networks[0].ipv4" and "nat-v4 (3 of 3 used)" in err.value.msg

@@ -15,7 +15,9 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.vmm.cloud.plugins.module_utils.addresses import reserve_addresses
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import PLACEMENT_SPEC
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import VmmError
 from ansible_collections.vmm.cloud.plugins.module_utils.placement import live_reservations, place, where_is
 
 
@@ -84,7 +86,7 @@ class ActionModule(ActionBase):
         if len(found) > 1:
             raise AnsibleActionFail(f"name: VM {args['name']} exists on several nodes: {', '.join(found)}")
         if found:
-            return {"changed": False, "node": found[0], "existing": True, "verdicts": [],
+            return {"changed": False, "node": found[0], "existing": True, "verdicts": [], "networks": args["networks"],
                     "msg": f"{args['name']} already exists on {found[0]}"}
         request = {"memory_mib": args["memory"], "vcpus": args["vcpus"], "disk_gib": args["disk_size"],
                    "pool": args["pool"]}
@@ -99,12 +101,27 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"no node can take {args['name']} ({request['memory_mib']} MiB, "
                                     f"{request['vcpus']} vCPUs, {request['disk_gib']} GiB): {why}",
                                     result={"verdicts": verdicts, "skipped": skipped})
+        networks, addresses = self._addresses(args, nodes, chosen, counted)
         if not self._task.check_mode:
             ledger.write([r for r in others if now - r["since"] <= args["ttl"]] +
-                         [dict(request, node=chosen, vm=args["name"], since=now)])
+                         [dict(request, node=chosen, vm=args["name"], since=now, addresses=addresses)])
         return {"changed": True, "node": chosen, "existing": False, "verdicts": verdicts, "skipped": skipped,
+                "networks": networks, "addresses": addresses,
                 "seconds": seconds, "msg": f"{args['name']} goes to {chosen}"
                 + (f" (skipped: {'; '.join(f'{n}: {r}' for n, r in skipped.items())})" if skipped else "")}
+
+    @staticmethod
+    def _addresses(args, nodes, chosen, counted):
+        """The pool addresses of the new VM's NICs, reserved with the room: free of every candidate's VMs and of
+        every other create under way, so creates at once on different nodes never take the same address."""
+        held = [ip for facts in nodes.values() for vm in ((facts or {}).get("node") or {}).get("vms") or []
+                for ip in vm.get("ips") or []]
+        reserved = [address for item in counted for address in item.get("addresses") or []]
+        cluster = ((nodes.get(chosen) or {}).get("node") or {}).get("cluster")
+        try:
+            return reserve_addresses(args["ip_pools"], args["networks"], cluster, held, reserved)
+        except VmmError as exc:
+            raise AnsibleActionFail(exc.msg, result={"field": exc.field}) from None
 
     def _candidates(self, args):
         """{node: its node_info result} read from each candidate's host variables (a safe lookup: the names

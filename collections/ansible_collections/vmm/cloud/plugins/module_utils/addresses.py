@@ -27,6 +27,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.ip_pools import (
     pools_for,
     usage,
 )
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import normalize_request
 
 NODE_LOCK_DIR = "/var/lib/vmm/locks"
 LOCK_NAME = "ip-pools.lock"
@@ -158,3 +159,36 @@ class Addresses:
         if nic["type"] == "routed":  # a /32 or /128 on the VM's own tap, through the node
             config.update(prefix=32 if config["version"] == 4 else 128, gateway=None)
         return config
+
+
+def networks_with_addresses(networks, interfaces):
+    """The `networks` option as asked, each entry's ipv4 / ipv6 (and a routed NIC's address) set to what
+    `interfaces` (Addresses.assign) gave it: what the vm module then checks and records on the node."""
+    pinned = []
+    for asked, nic in zip(networks, interfaces):
+        entry = dict(asked)
+        for version, key in ((4, "ipv4"), (6, "ipv6")):
+            held = [a["address"] for a in nic["addresses"] if a["version"] == version]
+            entry[key] = held[0] if held else "none"
+        if nic["type"] == "routed":
+            entry["routed"] = nic["source"]
+            entry["ipv4"] = nic["source"]
+        pinned.append(entry)
+    return pinned
+
+
+def reserve_addresses(raw_pools, networks, cluster, held, reserved):
+    """Addresses for the NICs of a VM about to be created, chosen on the controller (placement) where every
+    create of the installation meets: free in the pools, held by no VM of the candidate nodes (`held`, their
+    node_info) and by no other create under way (`reserved`). ([networks with the addresses], [addresses]);
+    the vm module checks them again on the node, against its own VMs."""
+    addresses = Addresses(None, raw_pools, taken=list(held) + list(reserved))
+    if not addresses.pools:
+        return networks, []
+    # the vm module's own defaults: a new VM without networks gets one NIC on the libvirt network `default`
+    asked = networks or [{"network": "default"}]
+    interfaces = normalize_request({"name": "placement", "networks": asked})["interfaces"]
+    if not addresses.needed(interfaces):
+        return networks, []
+    assigned = addresses.assign(interfaces, (), cluster, addresses.used())
+    return networks_with_addresses(asked, assigned), [a["address"] for nic in assigned for a in nic["addresses"]]

@@ -98,6 +98,8 @@ PLACEMENT_SPEC = {
     "state": {"type": "str", "choices": ["reserved", "released"], "default": "reserved"},
     "ledger": {"type": "path", "default": "/var/lib/vmm/placement/reservations.json"},
     "ttl": {"type": "int", "default": 900},
+    "ip_pools": {"type": "list", "elements": "dict", "default": []},
+    "networks": {"type": "list", "elements": "dict", "default": []},
 }
 
 IP_POOL_INFO_SPEC = {

@@ -89,6 +89,19 @@ options:
     description: Seconds after which a reservation lapses even if never released.
     type: int
     default: 900
+  ip_pools:
+    description:
+      - The IP pools of the cluster (C(vmm_ip_pools); see M(vmm.cloud.ip_pool_info)). With O(networks), the new VM's
+        pool addresses are chosen here, where every create meets, and reserved with the room; RV(networks) gives
+        them to M(vmm.cloud.vm), which checks them again on the node.
+    type: list
+    elements: dict
+    default: []
+  networks:
+    description: The new VM's O(vmm.cloud.vm#module:networks), as asked (none, one NIC on C(default)).
+    type: list
+    elements: dict
+    default: []
 notes:
   - Runs on the controller only; check mode reports the choice without reserving.
 seealso:
@@ -132,6 +145,17 @@ seconds:
   description: Time the decision took.
   returned: success
   type: float
+networks:
+  description: O(networks) with each NIC's C(ipv4) and C(ipv6) (and a routed NIC's C(routed)) set to the reserved
+    address, or V(none); O(networks) as given when there are no pools or the VM exists.
+  returned: success
+  type: list
+  elements: dict
+addresses:
+  description: The reserved pool addresses.
+  returned: when a new VM is placed
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
