@@ -16,28 +16,13 @@ description:
 version_added: 0.5.0
 author: vmm contributors (@vmm-dev)
 options:
-  ip_pools:
-    description:
-      - The pools, each a dict.
-      - C(name) (required), C(subnet) (required; an IPv4 or IPv6 network), C(ranges) (addresses handed out,
-        each C(A-B), one address or a CIDR inside the subnet; default the whole subnet), C(gateway), C(dns) (a
-        list), C(reserved) (addresses or ranges never handed out), C(cluster) (serves only that cluster's VMs).
-      - Exactly one of C(network) (a libvirt network), C(bridge) (a host bridge) or C(routed) (V(true), for routed
-        NICs) says which NICs the pool serves.
-      - No address may be in two pools.
-    type: list
-    elements: dict
-    default: []
-  address_taken:
-    description: Addresses the VMs of the cluster's other nodes hold (see P(vmm.cloud.held_addresses#filter)).
-    type: list
-    elements: str
-    default: []
   uri:
     description:
       - libvirt connection URI of a node whose VMs are read besides O(address_taken), such as V(qemu:///system).
       - Unset, no libvirt is read (playbooks/ip_pools.yml gives the addresses of every node in O(address_taken)).
     type: str
+extends_documentation_fragment:
+  - vmm.cloud.ip_pools
 seealso:
   - module: vmm.cloud.vm
 """

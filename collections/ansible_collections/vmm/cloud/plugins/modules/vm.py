@@ -198,14 +198,6 @@ options:
     description: Seconds O(wait_for_ip) waits at most.
     type: int
     default: 60
-  ip_pools:
-    description:
-      - The IP pools of the cluster, as declared in the inventory (C(vmm_ip_pools)); see
-        M(vmm.cloud.ip_pool_info) for the format. They are checked (overlaps, a gateway or range outside its
-        subnet) on every run, with an error naming the field.
-    type: list
-    elements: dict
-    default: []
   anti_spoofing:
     description:
       - Bind each NIC that holds pool addresses to a libvirt nwfilter with them, so that the guest's traffic leaves
@@ -215,15 +207,8 @@ options:
       - Routed NICs (tap devices on no bridge, outside ebtables' reach) are not filtered.
     type: bool
     default: true
-  address_taken:
-    description:
-      - Addresses the VMs of the cluster's other nodes hold (C(vmm.cloud.node_info) returns each VM's C(ips));
-        they count as used. The VMs of this node are read from it, under the lock.
-      - Choosing addresses and defining the VM happen under one lock, on the cluster's shared store when the node
-        records one (C(shared_dir)), else on the node (C(/var/lib/vmm/locks)).
-    type: list
-    elements: str
-    default: []
+extends_documentation_fragment:
+  - vmm.cloud.ip_pools
 notes:
   - Check mode and diff are supported; the diff compares the managed fields before and after.
 seealso:

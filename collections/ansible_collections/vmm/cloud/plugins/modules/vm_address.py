@@ -50,16 +50,8 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  ip_pools:
-    description: The IP pools of the cluster (C(vmm_ip_pools)); see M(vmm.cloud.ip_pool_info).
-    type: list
-    elements: dict
-    default: []
-  address_taken:
-    description: Addresses the VMs of the cluster's other nodes hold (see P(vmm.cloud.held_addresses#filter)).
-    type: list
-    elements: str
-    default: []
+extends_documentation_fragment:
+  - vmm.cloud.ip_pools
 seealso:
   - module: vmm.cloud.vm
   - module: vmm.cloud.ip_pool_info
