@@ -6,7 +6,9 @@ started together once per session, then every check of a variant reads the
 same VM: its serial console log, libvirt's DHCP leases, and commands run
 through the QEMU guest agent (no network traffic to the guest). Beside them,
 one VM per variant with two NICs and no network_config of its own boots on
-the seed vmm makes (each NIC matched by the MAC vmm pinned), and one on the network config
+the seed vmm makes (each NIC matched by the MAC vmm pinned): DHCP on `default`, and
+IPv4 and IPv6 from IP pools on a network of the session's own (`rg-pools`,
+isolated, no DHCP), where the NIC is bound to vmm's anti-spoofing filter; and one on the network config
 vmm writes for a routed NIC (a /32 and the node's address as gateway; here the
 default network's gateway stands in for a routed node's). The VMs are called
 `rg-*` and are removed at the end, also when a test fails.
@@ -40,6 +42,22 @@ PASSWORD = "rg-secret-pw"
 # A routed VM's address has nothing to do with its gateway's network: TEST-NET-2, gateway the default network's.
 ROUTED = {"ifupdown": "198.51.100.21", "networkd": "198.51.100.22"}
 ROUTED_GATEWAY = "192.168.122.1"
+# The pools' network: isolated (nothing leaves the machine), no DHCP; the guests' addresses come from the pools.
+# Its IPv6 address is put on the bridge by hand: libvirt's dnsmasq announces every IPv6 subnet of a network for
+# SLAAC, and Debian 12's systemd-networkd would then add an address of its own that the anti-spoofing filter
+# drops (cloud-init 22.4 writes IPv6AcceptRA= only for DHCPv6). libvirt disables IPv6 on the bridge of a network
+# without an IPv6 address (ipv6='yes' too, in 9.0): the fixture enables it again.
+POOLS_NETWORK, POOLS_BRIDGE = "rg-pools", "virbr-rgpool"
+POOLS_GATEWAY4, POOLS_GATEWAY6 = "10.77.0.1", "fd77::1"
+POOLS_NETWORK_XML = f"""<network>
+  <name>{POOLS_NETWORK}</name>
+  <bridge name='{POOLS_BRIDGE}' stp='off'/>
+  <ip address='{POOLS_GATEWAY4}' prefix='24'/>
+</network>"""
+POOL4 = {"name": "rg-pool4", "network": POOLS_NETWORK, "subnet": "10.77.0.0/24", "ranges": ["10.77.0.10-10.77.0.20"],
+         "gateway": POOLS_GATEWAY4, "dns": [POOLS_GATEWAY4]}
+POOL6 = {"name": "rg-pool6", "network": POOLS_NETWORK, "subnet": "fd77::/64", "ranges": ["fd77::10-fd77::20"],
+         "gateway": POOLS_GATEWAY6}
 
 
 @dataclass
@@ -110,11 +128,13 @@ def vm_args(variant, image, mac, key, state):
 
 
 def vmm_seed_args(variant, image, state):
-    """A VM with two NICs that leaves their MACs and its network config to vmm: the seed a user gets by default."""
+    """A VM with two NICs that leaves their MACs and its network config to vmm: the seed a user gets by default.
+    The first takes DHCP on `default`, the second an IPv4 and an IPv6 address from the pools on `rg-pools`."""
     return {"name": f"{PREFIX}def-{variant}", "image": image, "state": state, "domain_type": "qemu",
             "memory": MEMORY_MIB, "vcpus": 1, "console": {"type": "none"}, "shutdown_timeout": 0,
-            "networks": [{"network": "default"}, {"network": "default"}],
-            "cloud_init": {"hostname": f"rg-def-{variant}"}}
+            "networks": [{"network": "default", "ipv4": "none", "ipv6": "none"},
+                         {"network": POOLS_NETWORK, "ipv4": "auto", "ipv6": "auto"}],
+            "ip_pools": [POOL4, POOL6], "cloud_init": {"hostname": f"rg-def-{variant}"}}
 
 
 def routed_args(variant, image, mac, state):
@@ -170,8 +190,32 @@ def macs():
             for key in [*VARIANTS, *(f"routed-{variant}" for variant in VARIANTS)]}
 
 
+def remove_network(conn, name):
+    try:
+        network = conn.networkLookupByName(name)
+    except libvirt.libvirtError:
+        return
+    if network.isActive():
+        network.destroy()
+    if network.isPersistent():
+        network.undefine()
+
+
 @pytest.fixture(scope="session")
-def started_guests(conn, macs, ssh_public_key):
+def pools_network(conn):
+    """The network the pools serve, defined and started for the session (one left by a killed run replaced)."""
+    remove_network(conn, POOLS_NETWORK)
+    try:
+        conn.networkDefineXML(POOLS_NETWORK_XML).create()
+        Path(f"/proc/sys/net/ipv6/conf/{POOLS_BRIDGE}/disable_ipv6").write_text("0")
+        subprocess.run(["ip", "-6", "addr", "add", f"{POOLS_GATEWAY6}/64", "dev", POOLS_BRIDGE, "nodad"], check=True)
+        yield POOLS_NETWORK
+    finally:
+        remove_network(conn, POOLS_NETWORK)
+
+
+@pytest.fixture(scope="session")
+def started_guests(conn, macs, ssh_public_key, pools_network):
     """Both variants' VMs created and started (not yet waited for): {variant: (name, console log)}."""
     images = {variant: f"{PREFIX}debian-12-{variant}" for variant in VARIANTS}
     names = [f"{PREFIX}{kind}-{variant}" for kind in ("deb", "def", "rt") for variant in VARIANTS]

@@ -1,21 +1,29 @@
 """The NoCloud seed vmm writes, applied by a real Debian 12 cloud-init (ifupdown and networkd variants).
 
 Every check reads the guest from the host side: the serial console log,
-libvirt's DHCP leases and the QEMU guest agent.
+libvirt's DHCP leases and the QEMU guest agent; the anti-spoofing checks also
+read the node's nwfilter bindings and its neighbour table on the pools' bridge.
 """
 
 from __future__ import annotations
 
+import copy
+import ipaddress
 import json
 import re
+import subprocess
 import time
 
 import libvirt
+from lxml import etree
 
 from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
+from tests.guests.conftest import POOL4, POOL6, POOLS_BRIDGE, POOLS_GATEWAY4, POOLS_GATEWAY6, POOLS_NETWORK
 from tests.integration.ansible_run import run_task
 
 ACPI_GRACE = 30  # seconds the guest is given to act on its ACPI power button
+# Addresses in the pools' subnets that no VM holds, one pair per variant (the control teaches the node each).
+FOREIGN = {"ifupdown": ("10.77.0.99", "fd77::99"), "networkd": ("10.77.0.98", "fd77::98")}
 
 
 def newest_lease(conn, mac):
@@ -24,6 +32,56 @@ def newest_lease(conn, mac):
               if lease["mac"].lower() == mac and lease["type"] == libvirt.VIR_IP_ADDR_TYPE_IPV4]
     assert leases, f"no DHCP lease for {mac}"
     return max(leases, key=lambda lease: lease["expirytime"])
+
+
+def pool_addresses(guest):
+    """(IPv4, IPv6) that vm_info says eth1 holds from the pools, checked against the pools."""
+    nic = run_task("vmm.cloud.vm_info", {"name": guest.name})["vms"][0]["interfaces"][1]
+    assert nic["network"] == POOLS_NETWORK and nic["mac"] == guest.macs[1], nic
+    held = nic["addresses"]
+    assert [(a["prefix"], a["gateway"], a["pool"]) for a in held] == [
+        (24, POOLS_GATEWAY4, POOL4["name"]), (64, POOLS_GATEWAY6, POOL6["name"])], held
+    own4, own6 = held[0]["address"], held[1]["address"]
+    assert ipaddress.ip_address("10.77.0.10") <= ipaddress.ip_address(own4) <= ipaddress.ip_address("10.77.0.20")
+    assert ipaddress.ip_address("fd77::10") <= ipaddress.ip_address(own6) <= ipaddress.ip_address("fd77::20")
+    return own4, own6
+
+
+def wait_for_dad(guest, timeout=30):
+    """Until no IPv6 address of eth1 is tentative (a ping from it would fail before)."""
+    deadline = time.monotonic() + timeout
+    while guest.output("ip -6 addr show dev eth1 tentative").strip():
+        assert time.monotonic() < deadline, guest.output("ip -6 addr show dev eth1")
+        time.sleep(1)
+    assert "dadfailed" not in guest.output("ip -6 addr show dev eth1")
+
+
+def ping(guest, source, target):
+    """Exit code of two pings from the guest, sent from `source`."""
+    return guest.run(f"ping -c 2 -W 2 -I {source} {target}")[0]
+
+
+def host_neighbours():
+    """Addresses the node's neighbour table holds on the pools' bridge."""
+    out = subprocess.run(["ip", "neigh", "show", "dev", POOLS_BRIDGE], capture_output=True, text=True, check=True)
+    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def live_interface(dom, mac):
+    """The running domain's <interface> with `mac`."""
+    root = etree.fromstring(dom.XMLDesc(0).encode())
+    return next(nic for nic in root.findall("devices/interface") if nic.find("mac").get("address") == mac)
+
+
+def filter_binding(conn, tap):
+    """{filter, mac, parameters} of the nwfilter binding of tap device `tap`, or None."""
+    for binding in conn.listAllNWFilterBindings(0):
+        if binding.portDev() == tap:
+            root = etree.fromstring(binding.XMLDesc(0).encode())
+            filterref = root.find("filterref")
+            return {"filter": filterref.get("filter"), "mac": root.find("mac").get("address"),
+                    "parameters": [(p.get("name"), p.get("value")) for p in filterref.findall("parameter")]}
+    return None
 
 
 def test_hostname_and_fqdn_from_the_seed(guest):
@@ -112,15 +170,93 @@ def test_vmm_own_seed_gives_the_nic_its_dhcp_address(vmm_seed_guest, conn):
     assert len(guest.macs) == 2
     info = run_task("vmm.cloud.vm_info", {"name": guest.name})["vms"][0]
     assert info["guest_agent"]["connected"], info
-    for index, mac in enumerate(guest.macs):  # eth0 and eth1, each named and addressed by its own MAC
+    for index, mac in enumerate(guest.macs):  # eth0 and eth1, each named by its own MAC
         assert guest.output(f"cat /sys/class/net/eth{index}/address").strip() == mac
-        newest = newest_lease(conn, mac)
-        addresses = guest.output(f"ip -o -4 addr show dev eth{index}")
-        assert f"inet {newest['ipaddr']}/" in addresses, addresses
-        assert info["interfaces"][index]["mac"] == mac and info["interfaces"][index]["ip"] == newest["ipaddr"], info
+    newest = newest_lease(conn, guest.macs[0])
+    addresses = guest.output("ip -o -4 addr show dev eth0")
+    assert f"inet {newest['ipaddr']}/" in addresses, addresses
+    assert info["interfaces"][0]["mac"] == guest.macs[0] and info["interfaces"][0]["ip"] == newest["ipaddr"], info
+    assert info["interfaces"][0]["addresses"] == [], info["interfaces"]  # ipv4/ipv6: none, DHCP
     assert guest.output("hostname").strip() == guest.hostname
     code, out, err = guest.run("cloud-init status --long")
     assert code == 0 and "status: done" in out, (code, out, err)
+    # networking.service failed when eth1's gateway met eth0's DHCP default route (ifupdown)
+    assert guest.output("systemctl --failed --no-legend --plain").strip() == ""
+
+
+def test_vmm_own_seed_gives_the_pool_nic_its_addresses(vmm_seed_guest):
+    """eth1 on `rg-pools` holds an IPv4 and an IPv6 address from the pools, written into the seed by vmm: exactly
+    those, with the pools' prefixes, the IPv6 gateway (the IPv4 default route stays with eth0's DHCP: vmm gives it
+    to the first NIC that has one), the pool's DNS server, and the node answers from both."""
+    guest = vmm_seed_guest
+    own4, own6 = pool_addresses(guest)
+    wait_for_dad(guest)
+    addresses = guest.output("ip -o addr show dev eth1 scope global")
+    assert sorted(re.findall(r"\binet6? (\S+)", addresses)) == sorted([f"{own4}/24", f"{own6}/64"]), addresses
+    assert " dynamic " not in addresses, addresses
+    assert guest.output("cat /sys/class/net/eth1/address").strip() == guest.macs[1]
+
+    routes4, routes6 = guest.output("ip -4 route show dev eth1"), guest.output("ip -6 route show dev eth1")
+    assert re.search(rf"^10\.77\.0\.0/24 proto kernel scope link src {re.escape(own4)}\b", routes4, re.M), routes4
+    assert "default" not in routes4, routes4
+    assert re.search(r"^default via 192\.168\.122\.1 dev eth0\b", guest.output("ip -4 route show"), re.M)
+    assert re.search(r"^fd77::/64 proto kernel\b", routes6, re.M), routes6
+    assert re.search(rf"^default via {POOLS_GATEWAY6}\b", routes6, re.M), routes6
+
+    if guest.variant == "ifupdown":  # no resolvconf: ENI names the server, eth0's dhclient fills resolv.conf
+        eni = guest.output("cat /etc/network/interfaces.d/50-cloud-init")
+        stanza = eni.split("iface eth1 inet static\n", 1)[1].split("\n\n", 1)[0]
+        assert f"address {own4}/24" in stanza and f"dns-nameservers {POOLS_GATEWAY4}" in stanza, eni
+        assert f"iface eth1 inet6 static\n    address {own6}/64\n    gateway {POOLS_GATEWAY6}" in eni, eni
+    else:  # no systemd-resolved: networkd holds the server for the link
+        network = guest.output("cat /etc/systemd/network/10-cloud-init-eth1.network")
+        assert f"DNS={POOLS_GATEWAY4}" in network and f"Gateway={POOLS_GATEWAY6}" in network, network
+        status = guest.output("networkctl status eth1 --no-pager")
+        assert re.search(rf"DNS: {re.escape(POOLS_GATEWAY4)}\b", status), status
+
+    assert ping(guest, own4, POOLS_GATEWAY4) == 0
+    assert ping(guest, own6, POOLS_GATEWAY6) == 0
+
+
+def test_anti_spoofing_drops_what_the_pool_nic_sends_from_another_address(vmm_seed_guest, conn):
+    """eth1's tap is bound to vmm-clean-traffic with the pool addresses: an address added in the guest (held by no
+    VM) reaches nothing, not even the node's neighbour table, while the pool addresses do. The control: the same
+    pings with the filter taken off the running NIC get through."""
+    guest = vmm_seed_guest
+    own4, own6 = pool_addresses(guest)
+    foreign4, foreign6 = FOREIGN[guest.variant]
+    wait_for_dad(guest)
+    for address in (foreign4, foreign6):  # what an earlier run's control taught the node
+        subprocess.run(["ip", "neigh", "flush", "dev", POOLS_BRIDGE, "to", address], check=True)
+    iface = live_interface(guest.dom, guest.macs[1])
+    tap = iface.find("target").get("dev")
+    binding = filter_binding(conn, tap)
+    assert binding is not None, f"no nwfilter binding for {tap}"
+    assert binding["filter"] == "vmm-clean-traffic", binding
+    assert binding["mac"] == guest.macs[1], binding
+    assert binding["parameters"] == [("IP", own4), ("IPV6", own6), ("MAC", guest.macs[1])], binding
+
+    guest.output(f"ip addr add {foreign4}/24 dev eth1 && ip addr add {foreign6}/64 dev eth1 nodad")
+    try:
+        assert ping(guest, own4, POOLS_GATEWAY4) == 0 and ping(guest, own6, POOLS_GATEWAY6) == 0
+        assert ping(guest, foreign4, POOLS_GATEWAY4) != 0
+        assert ping(guest, foreign6, POOLS_GATEWAY6) != 0
+        assert not {foreign4, foreign6} & host_neighbours(), host_neighbours()
+        assert ping(guest, own4, POOLS_GATEWAY4) == 0 and ping(guest, own6, POOLS_GATEWAY6) == 0
+
+        unfiltered = copy.deepcopy(iface)
+        unfiltered.remove(unfiltered.find("filterref"))
+        guest.dom.updateDeviceFlags(etree.tostring(unfiltered, encoding="unicode"), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        try:
+            assert filter_binding(conn, tap) is None
+            assert ping(guest, foreign4, POOLS_GATEWAY4) == 0, "without the filter the foreign address gets through"
+            assert ping(guest, foreign6, POOLS_GATEWAY6) == 0
+            assert {foreign4, foreign6} <= host_neighbours(), host_neighbours()
+        finally:
+            guest.dom.updateDeviceFlags(etree.tostring(iface, encoding="unicode"), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        assert filter_binding(conn, tap) == binding  # back as it was
+    finally:
+        guest.run(f"ip addr del {foreign4}/24 dev eth1; ip addr del {foreign6}/64 dev eth1")
 
 
 def test_vmm_routed_seed_gives_a_32_and_a_default_route(routed_guest):

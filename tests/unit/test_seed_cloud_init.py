@@ -169,3 +169,22 @@ def test_routed_ipv6_is_a_128_through_the_taps_link_local_gateway():
     assert "iface eth0 inet6 static\n    address 2001:db8:66::5/128\n    gateway fe80::1" in eni, eni
     network = out["networkd"]["/etc/systemd/network/10-cloud-init-eth0.network"]
     assert "Address=2001:db8:66::5/128" in network and "Gateway=fe80::1" in network, network
+
+
+def test_a_pool_nic_after_a_dhcp_nic_leaves_the_ipv4_default_route_to_it():
+    """ifupdown brings eth0 up on DHCP (default route), then eth1: a `gateway` there would fail with
+    `RTNETLINK answers: File exists` and take eth1's IPv6 stanza down with it (seen on a Debian 12 guest)."""
+    held = [{"address": "10.77.0.10", "prefix": 24, "gateway": "10.77.0.1", "dns": ["10.77.0.1"], "version": 4},
+            {"address": "fd77::10", "prefix": 64, "gateway": "fd77::1", "dns": [], "version": 6}]
+    nics = [{"type": "network", "source": "default", "mac": "52:54:00:00:00:01"},
+            {"type": "network", "source": "pools", "mac": "52:54:00:00:00:02", "addresses": held}]
+    out = rendered(seed_network_config(nics))
+    for renderer in ("eni", "networkd", "netplan"):
+        assert "error" not in out[renderer], (renderer, out[renderer])
+    eni = out["eni"]["/etc/network/interfaces"]
+    static = eni.split("iface eth1 inet static\n", 1)[1].split("\n\n", 1)[0]
+    assert "address 10.77.0.10/24" in static and "dns-nameservers 10.77.0.1" in static, eni
+    assert "gateway" not in static, eni
+    assert "iface eth1 inet6 static\n    address fd77::10/64\n    gateway fd77::1" in eni, eni
+    network = out["networkd"]["/etc/systemd/network/10-cloud-init-eth1.network"]
+    assert "Gateway=fd77::1" in network and "Gateway=10.77.0.1" not in network, network

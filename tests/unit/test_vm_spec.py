@@ -162,6 +162,38 @@ def test_routed_nic_and_its_seed():
     }}
 
 
+POOL_V4 = {"address": "10.77.0.10", "prefix": 24, "gateway": "10.77.0.1", "dns": [], "version": 4}
+POOL_V4_B = {"address": "10.78.0.10", "prefix": 24, "gateway": "10.78.0.1", "dns": [], "version": 4}
+POOL_V4_NO_GATEWAY = {"address": "10.79.0.10", "prefix": 24, "gateway": None, "dns": [], "version": 4}
+POOL_V6 = {"address": "fd77::10", "prefix": 64, "gateway": "fd77::1", "dns": [], "version": 6}
+DHCP_NIC = {"type": "network", "source": "default"}
+ROUTED_NIC = {"type": "routed", "source": "203.0.113.5", "gateway": "198.51.100.7"}
+
+
+def pool_nic(*held):
+    return {"type": "network", "source": "pools", "addresses": list(held)}
+
+
+@pytest.mark.parametrize(("nics", "gateway4", "gateway6"), [
+    ([pool_nic(POOL_V4, POOL_V6)], ["10.77.0.1"], ["fd77::1"]),
+    # DHCP first: its network hands out the default route, a second one would fail ifupdown's whole eth1
+    ([DHCP_NIC, pool_nic(POOL_V4, POOL_V6)], [None, None], [None, "fd77::1"]),
+    ([pool_nic(POOL_V4, POOL_V6), DHCP_NIC], ["10.77.0.1", None], ["fd77::1", None]),
+    ([pool_nic(POOL_V4), pool_nic(POOL_V4_B)], ["10.77.0.1", None], [None, None]),
+    ([pool_nic(POOL_V4_NO_GATEWAY), pool_nic(POOL_V4_B)], [None, "10.78.0.1"], [None, None]),
+    ([pool_nic(POOL_V6), pool_nic(POOL_V4)], [None, None], ["fd77::1", None]),  # the first on DHCP for IPv4
+    ([ROUTED_NIC, pool_nic(POOL_V4)], ["198.51.100.7", None], [None, None]),
+])
+def test_the_ipv4_default_route_goes_through_the_first_nic_that_has_one(nics, gateway4, gateway6):
+    nics = [dict(nic, mac=f"52:54:00:00:00:0{i}") for i, nic in enumerate(nics)]
+    ethernets = seed_network_config(nics)["ethernets"]
+    assert [ethernets[f"eth{i}"].get("gateway4") for i in range(len(nics))] == gateway4
+    assert [ethernets[f"eth{i}"].get("gateway6") for i in range(len(nics))] == gateway6
+    for i, nic in enumerate(nics):  # a pool NIC keeps its addresses, whatever happens to its gateway
+        if nic.get("addresses"):
+            assert ethernets[f"eth{i}"]["addresses"] == [f"{a['address']}/{a['prefix']}" for a in nic["addresses"]]
+
+
 def test_every_nic_gets_a_pinned_mac_and_the_seed_matches_it():
     request = with_seed_network(with_create_defaults(normalize_request(params(
         networks=[{"network": "default"}, {"bridge": "br0", "mac": "52:54:00:aa:bb:cc"}]))))

@@ -97,12 +97,13 @@ def random_mac():
     return "52:54:00:" + ":".join(f"{b:02x}" for b in os.urandom(3))
 
 
-def _static_entry(entry, held):
-    """A NIC's pool addresses: static, with the pool's gateway and DNS; DHCP for IPv4 when it holds none."""
+def _static_entry(entry, held, ipv4_default):
+    """A NIC's pool addresses: static, with the pool's gateway and DNS; DHCP for IPv4 when it holds none.
+    `ipv4_default`: whether the NIC may take the IPv4 default route (no earlier NIC has taken it)."""
     entry["addresses"] = [f"{a['address']}/{a['prefix']}" for a in held]
     for version, key in ((4, "gateway4"), (6, "gateway6")):
         gateway = next((a["gateway"] for a in held if a["version"] == version and a.get("gateway")), None)
-        if gateway:
+        if gateway and (version == 6 or ipv4_default):
             entry[key] = gateway
     if not any(a["version"] == 4 for a in held):
         entry["dhcp4"] = True
@@ -116,12 +117,16 @@ def _static_entry(entry, held):
 def seed_network_config(interfaces):
     """The seed's network-config (v2) for NICs with pinned MACs: each matched by its MAC and named ethN
     (ENI, systemd-networkd and netplan renderers all take this); DHCP, the static addresses it holds from
-    IP pools, or a static /32 with its gateway for a routed NIC."""
+    IP pools, or a static /32 with its gateway for a routed NIC.
+    The IPv4 default route goes through the first NIC that has one (DHCP counts: its network may hand out a
+    router): a later NIC's pool gateway is left out, as ifupdown fails on a second default route (`RTNETLINK
+    answers: File exists`) and then leaves the rest of that NIC, its IPv6 included, unconfigured."""
     ethernets = {}
+    default_taken = False  # the IPv4 default route, by an earlier NIC
     for index, nic in enumerate(interfaces):
         entry = {"match": {"macaddress": nic["mac"]}, "set-name": f"eth{index}"}
         if nic.get("addresses") and nic["type"] != "routed":
-            _static_entry(entry, nic["addresses"])
+            _static_entry(entry, nic["addresses"], ipv4_default=not default_taken)
         elif nic["type"] == "routed":
             # The gateway is outside the /32. gateway4: ifupdown adds it `onlink`; a route with on-link
             # would lose it in cloud-init's ENI output. The link route to the gateway: systemd-networkd
@@ -136,6 +141,7 @@ def seed_network_config(interfaces):
         else:
             entry["dhcp4"] = True
         ethernets[f"eth{index}"] = entry
+        default_taken = default_taken or bool(entry.get("gateway4") or entry.get("dhcp4"))
     return {"version": 2, "ethernets": ethernets}
 
 

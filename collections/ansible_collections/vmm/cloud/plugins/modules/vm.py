@@ -84,6 +84,8 @@ options:
             existing NIC keeps what it holds.
           - The guest is told its addresses, gateway and DNS through the seed (O(cloud_init.network_config)
             unset). The VM's definition records them; it is the only record, so deleting the VM frees them.
+          - The guest's IPv4 default route goes through its first NIC that has one (a NIC on DHCP included); a
+            later NIC's pool gateway is left out of the seed.
         type: str
       ipv6:
         description:
