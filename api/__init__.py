@@ -25,6 +25,7 @@ class Services:
     ha: object
     directory: object
     sync: object
+    pools: object
 
 
 def build_services(settings):
@@ -35,6 +36,7 @@ def build_services(settings):
     from .ha_watch import HaWatcher
     from .jobs import JobService
     from .nodes import NodeList
+    from .pools import PoolReport
     from .private import private_data_dir
     from .quotas import Quotas
     from .schedule import SyncSchedule
@@ -45,9 +47,11 @@ def build_services(settings):
     store.create_schema()
     directory = Directory(store)
     jobs = JobService(settings, store, directory)
+    node_list = NodeList(settings)
     return Services(settings=settings, store=store, jobs=jobs, access=Access(store, Quotas(store)),
-                    metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, NodeList(settings)),
-                    directory=directory, sync=SyncSchedule(settings, jobs, store))
+                    metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, node_list),
+                    directory=directory, sync=SyncSchedule(settings, jobs, store),
+                    pools=PoolReport(node_list, store))
 
 
 def start_services(services):

@@ -2,7 +2,7 @@
 
 Part of the store (api/store.py mixes it in): filled from what jobs' modules
 returned and reconciled by `inventory_sync` jobs; read by the access policy,
-the quotas and the /vms and /nodes routes.
+the quotas, the /vms, /nodes and /pools routes.
 """
 
 from __future__ import annotations
@@ -173,6 +173,12 @@ class DirectoryStore:
             result = conn.execute(sa.text(f"SELECT {', '.join(VM_FIELDS)} FROM vms{where} ORDER BY name "
                                           "LIMIT :limit OFFSET :offset"), params)
             return count, [_vm(dict(zip(VM_FIELDS, row, strict=True))) for row in result.fetchall()]
+
+    def vm_addresses(self):
+        """(name, addresses) of every VM in the directory, by name (the IP pools' report)."""
+        with self._read() as conn:
+            return [(name, addresses) for name, addresses in conn.execute(
+                sa.select(vms.c.name, vms.c.addresses).order_by(vms.c.name))]
 
     def usage(self, owner):
         """What `owner`'s VMs in the directory hold: {vms, vcpus, memory, disk}."""

@@ -1,4 +1,5 @@
-"""Routes of the VM directory: /api/v1/vms and /api/v1/nodes, read from the store alone (no job, no node)."""
+"""Routes of the VM directory: /api/v1/vms, /nodes and /pools, read from the store alone (no job, no node;
+/pools also reads the pools' declarations from the inventory)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,13 @@ def node_list():
     require_admin()
     nodes = [node_json(node) for node in services().store.list_nodes()]
     return jsonify({"count": len(nodes), "next": None, "previous": None, "results": nodes})
+
+
+@bp.get("/pools")
+def pool_list():
+    require_admin()
+    pools = services().pools.pools()
+    return jsonify({"count": len(pools), "next": None, "previous": None, "results": pools})
 
 
 def _checked_name(name):

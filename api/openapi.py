@@ -122,6 +122,22 @@ def _vm_schema(with_jobs=False):
     return schema
 
 
+def _pool_schema():
+    address = {"type": "object", "required": ["address", "vm"], "properties": {
+        "address": STRING, "vm": {"type": "string", "description": "the VM holding it"}}}
+    attach = {"type": "object", "description": "what the pool serves: one of network, bridge, routed",
+              "properties": {"network": STRING, "bridge": STRING, "routed": {"type": "boolean"}}}
+    return {"type": "object", "required": ["name", "version", "subnet", "size", "used", "free", "addresses"],
+            "properties": {
+                "name": STRING, "version": {"type": "integer", "enum": [4, 6]}, "subnet": STRING,
+                "gateway": NULLABLE_STRING, "dns": {"type": "array", "items": STRING}, "attach": attach,
+                "cluster": NULLABLE_STRING, "size": {"type": "integer", "minimum": 0},
+                "used": {"type": "integer", "minimum": 0}, "free": {"type": "integer", "minimum": 0},
+                "addresses": {"type": "array", "items": address,
+                              "description": "every used address with the VM holding it, by address; an address "
+                                            "two VMs hold is listed for each"}}}
+
+
 def _directory_paths():
     quota = _json({"type": "object", "properties": {"user": STRING, "quota": LIMITS, "used": USAGE, "left": USAGE}})
     return {
@@ -137,6 +153,12 @@ def _directory_paths():
             "summary": "Nodes with health and free room, from the last sync or node job (admin)",
             "responses": {"200": _json(_page({"type": "object", "additionalProperties": True})),
                           "401": ERRORS["401"], "403": ERRORS["403"]}}},
+        "/api/v1/pools": {"get": {
+            "summary": "IP pools of the inventory's vmm_ip_pools, with used and free counts and the VMs holding "
+                       "the used addresses, from the directory (admin)",
+            "responses": {"200": _json(_page(_ref("Pool"))), "401": ERRORS["401"], "403": ERRORS["403"],
+                          "500": _error("The inventory's vmm_ip_pools is not valid (the field and node are named) "
+                                        "or could not be read")}}},
         "/api/v1/users/{name}/quota": {
             "get": {"summary": "A user's quota, usage and what is left (admin, or the user)",
                     "parameters": _parameters("name"),
@@ -227,6 +249,7 @@ def openapi_document():
         "Operation": {"type": "object", "properties": {
             "name": STRING, "description": STRING, "target": STRING, "roles": {"type": "array", "items": STRING},
             "timeout": {"type": "integer"}, "vars_schema": ANY_OBJECT}},
+        "Pool": _pool_schema(),
         "JobCreate": {"oneOf": [_ref(f"JobCreate_{name}") for name in OPERATIONS]},
         **{f"JobCreate_{name}": _job_create(op) for name, op in OPERATIONS.items()},
     }

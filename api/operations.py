@@ -15,6 +15,12 @@ from .schemas import object_schema, vm_schema
 LIMIT = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(,[A-Za-z0-9_][A-Za-z0-9_.-]*)*$",
          "maxLength": 255}
 
+# vmm.cloud.vm_address's options the API takes, as its argument spec has them (no uri, pools or count)
+VM_ADDRESS_OPTIONS = {"name": {"type": "str", "required": True}, "address": {"type": "str", "default": "auto"},
+                      "version": {"type": "int", "choices": [4, 6], "default": 4},
+                      "nic": {"type": "int", "default": 0},
+                      "state": {"type": "str", "choices": ["present", "absent"], "default": "present"}}
+
 VM_CREATE_OPTIONS = ("name", "image", "clone", "vcpus", "max_vcpus", "memory", "max_memory", "disk_size", "networks",
                      "cloud_init", "console", "autostart", "owner", "cluster", "ha", "domain_type", "machine",
                      "wait_for_ip", "wait_timeout")
@@ -74,6 +80,11 @@ OPERATIONS = {op.name: op for op in (
     _power("vm_start", "running", "Start a VM."),
     _power("vm_stop", "stopped", "Shut a VM down (ACPI, forced after shutdown_timeout seconds)."),
     _power("vm_restart", "restarted", "Restart a VM."),
+    Operation(name="vm_address", kind="vm", playbook="playbooks/vm_address.yml", roles=("admin",), timeout=600,
+              description="Give a VM's NIC (nic, 0 first) an address from the IP pools serving it (address auto: "
+                          "the lowest free one of IP version `version`) or the address named, or take one back "
+                          "(state absent); the VM's definition is the record.",
+              schema=object_schema(VM_ADDRESS_OPTIONS)),
     Operation(name="node_bootstrap", kind="node", playbook="playbooks/node_bootstrap.yml", roles=("admin",),
               timeout=3600, description="Bootstrap the nodes of the limit (all nodes without one) as vmm nodes.",
               schema=object_schema({})),

@@ -58,6 +58,10 @@ FORMATS = {
                       "description": "auto (from the IP pools serving the NIC), none or an IPv6 address"},
     "console.listen": {"type": "string", "maxLength": 39, "description": "an IPv4 or IPv6 address",
                        "pattern": rf"^({IPV4}|{IPV6})$"},
+    "address": {"type": "string", "maxLength": 39, "pattern": rf"^(auto|{IPV4}|{IPV6})$",
+                "description": "auto (the lowest free address of the IP pools serving the NIC) or an IPv4 or IPv6 "
+                               "address"},
+    "nic": {"type": "integer", "minimum": 0, "maximum": 15},
     "console.password": {**ONE_LINE, "minLength": 1, "maxLength": 8},  # VNC passwords are 8 characters at most
 }
 

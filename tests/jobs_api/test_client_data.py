@@ -46,7 +46,8 @@ FILLERS = {"name": "inj-fill", "image": "it-tiny", "owner": "alice", "target": "
            "cluster": "local", "network": "default", "bridge": "br0", "routed": "192.0.2.10",
            "mac": "52:54:00:0a:0b:0c", "hostname": "inj-fill", "fqdn": "inj-fill.example.org",
            "listen": "127.0.0.1", "machine": "pc", "password": "secret",
-           "ssh_authorized_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 k"}
+           "ssh_authorized_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 k", "ipv4": "none", "ipv6": "none",
+           "address": "auto"}
 # Options whose format leaves room for free text somewhere: the payload is also tried in that room.
 SHAPES = {"ssh_authorized_keys": lambda payload: f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 {payload}"}
 

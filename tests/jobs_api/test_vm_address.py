@@ -1,0 +1,79 @@
+"""Operation vm_address: admins only, a closed schema with tight formats, every bad value refused before any job
+(no job runs here: workers=0)."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.operations import OPERATIONS
+
+from .conftest import Client, make_token
+
+
+@pytest.fixture
+def api(make_app, sqlite_url):
+    app = make_app(sqlite_url, workers=0)
+    return Client(app, make_token(app, "admin", "admin")), Client(app, make_token(app, "alice", "user"))
+
+
+def test_listed_for_admins_with_its_schema(api):
+    admin, alice = api
+    listed = {op["name"]: op for op in admin.get("/api/v1/operations").get_json()["results"]}
+    operation = listed["vm_address"]
+    assert (operation["target"], operation["roles"]) == ("vm", ["admin"])
+    schema = operation["vars_schema"]
+    assert schema["required"] == ["name"] and schema["additionalProperties"] is False
+    assert set(schema["properties"]) == {"name", "address", "version", "nic", "state"}
+    assert schema["properties"]["address"]["default"] == "auto"
+    assert (schema["properties"]["version"]["enum"], schema["properties"]["version"]["default"]) == ([4, 6], 4)
+    assert (schema["properties"]["nic"]["minimum"], schema["properties"]["nic"]["maximum"]) == (0, 15)
+    assert schema["properties"]["state"] == {"type": "string", "enum": ["present", "absent"], "default": "present"}
+    assert "vm_address" not in {op["name"] for op in alice.get("/api/v1/operations").get_json()["results"]}
+
+
+def test_a_user_gets_403(api):
+    admin, alice = api
+    response = alice.post("/api/v1/jobs", {"operation": "vm_address", "vars": {"name": "web1"}})
+    assert response.status_code == 403 and "administrators" in response.get_json()["detail"]
+    assert alice.get("/api/v1/pools").status_code == 403
+    assert admin.get("/api/v1/jobs").get_json()["count"] == 0
+
+
+@pytest.mark.parametrize(("variables", "field"), [
+    ({}, "vars.name"),
+    ({"name": "web1; id"}, "vars.name"),
+    ({"name": "{{ lookup('pipe','id') }}"}, "vars.name"),
+    ({"name": "web1", "address": "10.0.0.1; id"}, "vars.address"),
+    ({"name": "web1", "address": "{{ lookup('pipe','id') }}"}, "vars.address"),
+    ({"name": "web1", "address": "10.0.0.256"}, "vars.address"),
+    ({"name": "web1", "address": "10.0.0.0/24"}, "vars.address"),
+    ({"name": "web1", "address": "next"}, "vars.address"),
+    ({"name": "web1", "address": 167772161}, "vars.address"),
+    ({"name": "web1", "version": 5}, "vars.version"),
+    ({"name": "web1", "version": "4"}, "vars.version"),
+    ({"name": "web1", "nic": -1}, "vars.nic"),
+    ({"name": "web1", "nic": 16}, "vars.nic"),
+    ({"name": "web1", "nic": True}, "vars.nic"),
+    ({"name": "web1", "state": "gone"}, "vars.state"),
+    ({"name": "web1", "pool": "pub4"}, "vars.pool"),
+    ({"name": "web1", "vmm_ip_pools": []}, "vars.vmm_ip_pools"),
+])
+def test_bad_values_name_the_field_and_make_no_job(api, variables, field):
+    admin, _ = api
+    response = admin.post("/api/v1/jobs", {"operation": "vm_address", "vars": variables})
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["field"] == field, response.get_json()
+    assert admin.get("/api/v1/jobs").get_json()["count"] == 0
+
+
+@pytest.mark.parametrize("variables", [
+    {"name": "web1"},
+    {"name": "web1", "address": "203.0.113.10", "nic": 1},
+    {"name": "web1", "address": "2001:db8:5::10", "state": "absent"},
+    {"name": "web1", "address": "auto", "version": 6, "nic": 15, "state": "present"},
+])
+def test_good_values_queue_a_job_on_the_vm(api, variables):
+    admin, _ = api
+    job = admin.submit("vm_address", variables)
+    assert (job["status"], job["target"], job["vars"]) == ("pending", "vm:web1", variables)
+    assert OPERATIONS["vm_address"].extravars(variables) == {f"vm_{key}": value for key, value in variables.items()}
