@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import VM_ADDRESS_SPEC
+
 from .schemas import object_schema, vm_schema
 
 LIMIT = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(,[A-Za-z0-9_][A-Za-z0-9_.-]*)*$",
          "maxLength": 255}
 
 # vmm.cloud.vm_address's options the API takes, as its argument spec has them (no uri, pools or count)
-VM_ADDRESS_OPTIONS = {"name": {"type": "str", "required": True}, "address": {"type": "str", "default": "auto"},
-                      "version": {"type": "int", "choices": [4, 6], "default": 4},
-                      "nic": {"type": "int", "default": 0},
-                      "state": {"type": "str", "choices": ["present", "absent"], "default": "present"}}
+VM_ADDRESS_OPTIONS = ("name", "address", "version", "count", "nic", "state")  # of vmm.cloud.vm_address
 
 VM_CREATE_OPTIONS = ("name", "image", "clone", "vcpus", "max_vcpus", "memory", "max_memory", "disk_size", "networks",
                      "cloud_init", "console", "autostart", "owner", "cluster", "ha", "domain_type", "machine",
@@ -84,7 +83,7 @@ OPERATIONS = {op.name: op for op in (
               description="Give a VM's NIC (nic, 0 first) an address from the IP pools serving it (address auto: "
                           "the lowest free one of IP version `version`) or the address named, or take one back "
                           "(state absent); the VM's definition is the record.",
-              schema=object_schema(VM_ADDRESS_OPTIONS)),
+              schema=object_schema(VM_ADDRESS_SPEC, keep=VM_ADDRESS_OPTIONS)),
     Operation(name="node_bootstrap", kind="node", playbook="playbooks/node_bootstrap.yml", roles=("admin",),
               timeout=3600, description="Bootstrap the nodes of the limit (all nodes without one) as vmm nodes.",
               schema=object_schema({})),

@@ -62,6 +62,7 @@ FORMATS = {
                 "description": "auto (the lowest free address of the IP pools serving the NIC) or an IPv4 or IPv6 "
                                "address"},
     "nic": {"type": "integer", "minimum": 0, "maximum": 15},
+    "count": {"type": "integer", "minimum": 1, "maximum": 64},
     "console.password": {**ONE_LINE, "minLength": 1, "maxLength": 8},  # VNC passwords are 8 characters at most
 }
 

@@ -210,3 +210,24 @@ def test_vm_address_adds_and_gives_back_an_address(image, vm_name, conn):
     assert binding_parameters(conn, vm_name) == ("clean-traffic", [("IP", "10.251.0.10")])
     assert not run_task("vmm.cloud.vm_address", {**address, "address": "10.251.0.11", "state": "absent"})["changed"]
     assert pool_usage([POOL])["it-pool4"]["used"] == 1
+
+
+def test_pools_from_the_nodes_group_variables(image, vm_name, tmp_path, conn):
+    """Pools declared where users declare them, as group variables of vmm_nodes: the controller's plays
+    (placement, the count) see them through the nodes, not as their own variables."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"all": {"children": {"vmm_nodes": {
+        "vars": {"vmm_ip_pools": [POOL]},
+        "children": {"cluster_local": {"hosts": {"it-node": {  # not `localhost`: the controller is not a node here
+            "ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}}}}}}}}))
+    extra = {"vm_name": vm_name, "vm_image": image, "vm_memory": 64, "vm_domain_type": "qemu", "vm_state": "present",
+             "vm_networks": [{"network": "default"}]}
+    rc, out, err = run_playbook(ROOT / "playbooks" / "vm_create.yml", "-i", str(inventory), extra_vars=extra)
+    assert rc == 0, out + err
+    root = etree.fromstring(conn.lookupByName(vm_name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).encode())
+    assert [ip.text for ip in root.findall(".//vmm:ips/vmm:ip", NS)] == ["10.251.0.10"]
+    rc, out, err = run_playbook(ROOT / "playbooks" / "ip_pools.yml", "-i", str(inventory))
+    assert rc == 0, out + err
+    counted = [task for play in json.loads(out)["plays"] for task in play["tasks"]
+               if task["task"]["name"] == "Check the pools and count what the VMs hold"]
+    assert [(p["name"], p["used"]) for p in counted[0]["hosts"]["localhost"]["pools"]] == [("it-pool4", 1)]

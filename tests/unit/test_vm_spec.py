@@ -34,6 +34,10 @@ def params(**overrides):
         ({"name": "<x>"}, "name"),
         ({"name": "web 1"}, "name"),
         ({"name": "web;reboot"}, "name"),
+        ({"name": "web1\n"}, "name"),  # `$` alone would let a trailing newline through
+        ({"networks": [{"bridge": "br0\n"}]}, "networks[0].bridge"),
+        ({"networks": [{"network": "default", "mac": "52:54:00:12:34:56\n"}]}, "networks[0].mac"),
+        ({"cloud_init": {"hostname": "web1\n"}}, "cloud_init.hostname"),
         ({"name": "$(id)"}, "name"),
         ({"name": "x" * 65}, "name"),
         ({"name": ""}, "name"),

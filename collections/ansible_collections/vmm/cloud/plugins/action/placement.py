@@ -101,7 +101,8 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"no node can take {args['name']} ({request['memory_mib']} MiB, "
                                     f"{request['vcpus']} vCPUs, {request['disk_gib']} GiB): {why}",
                                     result={"verdicts": verdicts, "skipped": skipped})
-        networks, addresses = self._addresses(args, nodes, chosen, counted)
+        pools = args["ip_pools"] or self._hostvar(chosen, args["pools_var"], [])
+        networks, addresses = self._addresses(pools, args["networks"], nodes, chosen, counted)
         if not self._task.check_mode:
             ledger.write([r for r in others if now - r["since"] <= args["ttl"]] +
                          [dict(request, node=chosen, vm=args["name"], since=now, addresses=addresses)])
@@ -111,7 +112,7 @@ class ActionModule(ActionBase):
                 + (f" (skipped: {'; '.join(f'{n}: {r}' for n, r in skipped.items())})" if skipped else "")}
 
     @staticmethod
-    def _addresses(args, nodes, chosen, counted):
+    def _addresses(pools, networks, nodes, chosen, counted):
         """The pool addresses of the new VM's NICs, reserved with the room: free of every candidate's VMs and of
         every other create under way, so creates at once on different nodes never take the same address."""
         held = [ip for facts in nodes.values() for vm in ((facts or {}).get("node") or {}).get("vms") or []
@@ -119,9 +120,17 @@ class ActionModule(ActionBase):
         reserved = [address for item in counted for address in item.get("addresses") or []]
         cluster = ((nodes.get(chosen) or {}).get("node") or {}).get("cluster")
         try:
-            return reserve_addresses(args["ip_pools"], args["networks"], cluster, held, reserved)
+            return reserve_addresses(pools, networks, cluster, held, reserved)
         except VmmError as exc:
             raise AnsibleActionFail(exc.msg, result={"field": exc.field}) from None
+
+    def _hostvar(self, host, name, default):
+        """A variable of `host` as the host sees it (its group variables too); neither name is templated."""
+        try:
+            return self._templar.resolve_variable_expression(
+                "hostvars[host][name]", local_variables={"host": host, "name": name})
+        except AnsibleError:
+            return default
 
     def _candidates(self, args):
         """{node: its node_info result} read from each candidate's host variables (a safe lookup: the names

@@ -99,6 +99,7 @@ PLACEMENT_SPEC = {
     "ledger": {"type": "path", "default": "/var/lib/vmm/placement/reservations.json"},
     "ttl": {"type": "int", "default": 900},
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
+    "pools_var": {"type": "str", "default": "vmm_ip_pools"},
     "networks": {"type": "list", "elements": "dict", "default": []},
 }
 

@@ -200,7 +200,7 @@ def _attach(raw, where):
     if kind == "network":
         return "network", check_name(value, field=f"{where}.network")
     if kind == "bridge":
-        if not isinstance(value, str) or not _BRIDGE_RE.match(value):
+        if not isinstance(value, str) or not _BRIDGE_RE.fullmatch(value):
             raise ValidationError(f"{where}.bridge: not a valid interface name: {value!r}", field=f"{where}.bridge")
         return "bridge", value
     if value is not True:

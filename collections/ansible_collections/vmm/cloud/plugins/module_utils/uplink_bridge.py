@@ -125,7 +125,7 @@ def bridge_facts(ip, bridge):
 def bridge_uplink(run_command, log, uplink, bridge):
     """Make `bridge` carry `uplink` (its addresses and routes moved over): the result and its `commands`."""
     for field, name in (("bridge", bridge), ("uplink", uplink)):
-        if not _IFNAME.match(name):
+        if not _IFNAME.fullmatch(name):
             raise ValidationError(f"{field}: not a valid interface name: {name!r}", field=field)
     ip = IpTool(run_command)
     steps = plan(ip.state([uplink, bridge]), uplink, bridge)

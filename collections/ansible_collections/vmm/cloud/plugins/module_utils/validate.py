@@ -18,7 +18,7 @@ SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-ni
 
 def check_name(value, field="name"):
     """A VM, image, pool or owner name: safe as a file name, in XML and on a command line."""
-    if not isinstance(value, str) or not NAME_RE.match(value) or ".." in value:
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value) or ".." in value:
         raise ValidationError(f"{field}: must be 1-64 characters of letters, digits, '.', '_' or '-', starting with "
                               f"a letter or digit, without '..' (got {value!r})", field=field)
     return value
@@ -26,7 +26,7 @@ def check_name(value, field="name"):
 
 def check_hostname(value, field="cloud_init.hostname"):
     labels = value.split(".") if isinstance(value, str) else []
-    if not labels or len(value) > 253 or not all(HOST_LABEL_RE.match(label) for label in labels):
+    if not labels or len(value) > 253 or not all(HOST_LABEL_RE.fullmatch(label) for label in labels):
         raise ValidationError(f"{field}: not a valid host name (got {value!r})", field=field)
     return value
 
@@ -40,7 +40,7 @@ def check_positive_int(value, field, minimum=1, maximum=None):
 
 def check_mac(value, field):
     mac = value.lower() if isinstance(value, str) else ""
-    if not MAC_RE.match(mac):
+    if not MAC_RE.fullmatch(mac):
         raise ValidationError(f"{field}: not a MAC address like 52:54:00:12:34:56 (got {value!r})", field=field)
     if int(mac[:2], 16) & 1:
         raise ValidationError(f"{field}: {value} is a multicast address", field=field)

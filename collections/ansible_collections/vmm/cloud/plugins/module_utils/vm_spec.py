@@ -42,7 +42,7 @@ def _network(index, nic):
         source = "auto" if nic["routed"] == "auto" else _routed_address(nic["routed"], f"{field}.routed")
     else:
         kind, source = "bridge", nic["bridge"]
-        if not isinstance(source, str) or not _BRIDGE_RE.match(source):
+        if not isinstance(source, str) or not _BRIDGE_RE.fullmatch(source):
             raise ValidationError(f"{field}.bridge: not a valid interface name: {source!r}", field=f"{field}.bridge")
     model = nic.get("model") or "virtio"
     if model not in NIC_MODELS:

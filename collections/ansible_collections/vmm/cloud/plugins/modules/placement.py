@@ -91,12 +91,16 @@ options:
     default: 900
   ip_pools:
     description:
-      - The IP pools of the cluster (C(vmm_ip_pools); see M(vmm.cloud.ip_pool_info)). With O(networks), the new VM's
+      - The IP pools (see M(vmm.cloud.ip_pool_info)); unset, the chosen node's (O(pools_var)). The new VM's
         pool addresses are chosen here, where every create meets, and reserved with the room; RV(networks) gives
         them to M(vmm.cloud.vm), which checks them again on the node.
     type: list
     elements: dict
     default: []
+  pools_var:
+    description: Without O(ip_pools), the chosen node's variable holding its pools (its group variables too).
+    type: str
+    default: vmm_ip_pools
   networks:
     description: The new VM's O(vmm.cloud.vm#module:networks), as asked (none, one NIC on C(default)).
     type: list
