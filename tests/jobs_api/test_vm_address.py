@@ -1,7 +1,9 @@
 """Operation vm_address: admins only, a closed schema with tight formats, every bad value refused before any job
-(no job runs here: workers=0)."""
+(workers=0 but in the last test, which runs real jobs on this node)."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -23,7 +25,7 @@ def test_listed_for_admins_with_its_schema(api):
     assert (operation["target"], operation["roles"]) == ("vm", ["admin"])
     schema = operation["vars_schema"]
     assert schema["required"] == ["name"] and schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"name", "address", "version", "nic", "state"}
+    assert set(schema["properties"]) == {"name", "address", "version", "count", "nic", "state"}
     assert schema["properties"]["address"]["default"] == "auto"
     assert (schema["properties"]["version"]["enum"], schema["properties"]["version"]["default"]) == ([4, 6], 4)
     assert (schema["properties"]["nic"]["minimum"], schema["properties"]["nic"]["maximum"]) == (0, 15)
@@ -77,3 +79,39 @@ def test_good_values_queue_a_job_on_the_vm(api, variables):
     job = admin.submit("vm_address", variables)
     assert (job["status"], job["target"], job["vars"]) == ("pending", "vm:web1", variables)
     assert OPERATIONS["vm_address"].extravars(variables) == {f"vm_{key}": value for key, value in variables.items()}
+
+
+POOL = {"name": "it-api-pool", "network": "default", "subnet": "10.252.0.0/24", "ranges": ["10.252.0.10-10.252.0.12"],
+        "gateway": "10.252.0.1"}
+
+
+def test_a_vms_addresses_over_http(make_app, sqlite_url, tiny_image, remove_vm, tmp_path):
+    """The pools are the API inventory's group variables: a user's VM gets the first free address, an admin adds a
+    second one, and the pools report counts both, held by the VM."""
+    name = "it-api-addr"
+    remove_vm.add(name)
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"all": {"children": {"vmm_nodes": {
+        "vars": {"vmm_ip_pools": [POOL]},
+        "children": {"cluster_local": {"hosts": {"localhost": {
+            "ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}}}}}}}}))
+    app = make_app(sqlite_url, inventory=str(inventory))
+    admin, alice = Client(app, make_token(app, "admin", "admin")), Client(app, make_token(app, "alice", "user"))
+
+    created = alice.wait(alice.submit("vm_create", {"name": name, "image": tiny_image, "memory": 64,
+                                                    "networks": [{"network": "default", "ipv4": "auto"}]})["id"])
+    assert created["status"] == "successful", created
+    nic = created["artifacts"]["vm"]["interfaces"][0]
+    assert [a["address"] for a in nic["addresses"]] == ["10.252.0.10"], nic
+
+    added = admin.wait(admin.submit("vm_address", {"name": name, "count": 2})["id"])
+    assert added["status"] == "successful", added
+    assert [a["address"] for a in added["artifacts"]["nic"]["addresses"]] == ["10.252.0.10", "10.252.0.11"]
+    assert added["artifacts"]["pending_restart"] == ["addresses"]
+    vm = alice.get(f"/api/v1/vms/{name}").get_json()  # the directory keeps the whole VM, with both addresses
+    assert vm["owner"] == "alice" and {"10.252.0.10", "10.252.0.11"} <= set(vm["addresses"]), vm
+
+    pools = {pool["name"]: pool for pool in admin.get("/api/v1/pools").get_json()["results"]}
+    assert (pools["it-api-pool"]["used"], pools["it-api-pool"]["free"]) == (2, 1), pools
+    assert {(a["address"], a["vm"]) for a in pools["it-api-pool"]["addresses"]} == {
+        ("10.252.0.10", name), ("10.252.0.11", name)}
