@@ -53,9 +53,22 @@ class Access:
                 raise ApiError(403, "vars.owner: users create VMs they own themselves.", field="vars.owner")
             if exists and owner != user["name"]:
                 raise ApiError(403, FORBIDDEN_VM)
+            _pool_addresses_only(variables)
             self.quotas.check(user["name"], variables, vm)
             # keep_owner: a VM of that name the directory does not know yet is not handed to the user
             return {**variables, "owner": user["name"], "keep_owner": True}, user["name"]
         if not exists or owner != user["name"]:
             raise ApiError(403, FORBIDDEN_VM)
         return variables, owner
+
+
+def _pool_addresses_only(variables):
+    """A user's NICs take addresses as the pools hand them out (auto) or none; naming one is an administrator's
+    (vm_address), as a customer does not choose which of the provider's addresses is theirs."""
+    for index, nic in enumerate(variables.get("networks") or []):
+        for key in ("ipv4", "ipv6", "routed"):
+            value = nic.get(key)
+            if value is not None and value not in ("auto", "none"):
+                raise ApiError(403, f"vars.networks[{index}].{key}: users take addresses from the pools (auto) or "
+                                    "none; an administrator gives a particular one.",
+                               field=f"vars.networks[{index}].{key}")

@@ -115,3 +115,22 @@ def test_a_vms_addresses_over_http(make_app, sqlite_url, tiny_image, remove_vm, 
     assert (pools["it-api-pool"]["used"], pools["it-api-pool"]["free"]) == (2, 1), pools
     assert {(a["address"], a["vm"]) for a in pools["it-api-pool"]["addresses"]} == {
         ("10.252.0.10", name), ("10.252.0.11", name)}
+
+
+@pytest.mark.parametrize("nic", [{"network": "default", "ipv4": "10.252.0.10"},
+                                 {"network": "default", "ipv6": "fd00::10"},
+                                 {"routed": "203.0.113.10"}])
+def test_a_user_takes_pool_addresses_but_chooses_none(api, nic):
+    admin, alice = api
+    key = next(k for k in ("ipv4", "ipv6", "routed") if k in nic)
+    response = alice.post("/api/v1/jobs", {"operation": "vm_create",
+                                           "vars": {"name": "web1", "image": "img", "networks": [nic]}})
+    assert response.status_code == 403, response.get_json()
+    assert response.get_json()["field"] == f"vars.networks[0].{key}"
+    assert admin.get("/api/v1/jobs").get_json()["count"] == 0
+    auto = alice.post("/api/v1/jobs", {"operation": "vm_create", "vars": {
+        "name": "web1", "image": "img", "networks": [{"network": "default", "ipv4": "auto", "ipv6": "none"}]}})
+    assert auto.status_code == 202, auto.get_json()
+    given = admin.post("/api/v1/jobs", {"operation": "vm_create", "vars": {"name": "web2", "image": "img",
+                                                                             "networks": [nic]}})
+    assert given.status_code == 202, given.get_json()  # an administrator may
