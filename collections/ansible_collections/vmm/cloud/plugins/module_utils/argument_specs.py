@@ -102,7 +102,7 @@ PLACEMENT_SPEC = {
 
 IP_POOL_INFO_SPEC = {
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
-    "address_taken": {"type": "list", "elements": "str", "default": []},
+    "address_taken": {"type": "list", "elements": "raw", "default": []},
     "uri": {"type": "str"},
 }
 
@@ -138,7 +138,7 @@ VM_SPEC = {
     "wait_for_ip": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 60},
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
-    "address_taken": {"type": "list", "elements": "str", "default": []},
+    "address_taken": {"type": "list", "elements": "raw", "default": []},
     "anti_spoofing": {"type": "bool", "default": True},
 }
 
@@ -151,7 +151,7 @@ VM_ADDRESS_SPEC = {
     "count": {"type": "int", "default": 1},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
-    "address_taken": {"type": "list", "elements": "str", "default": []},
+    "address_taken": {"type": "list", "elements": "raw", "default": []},
 }
 
 VM_INFO_SPEC = {

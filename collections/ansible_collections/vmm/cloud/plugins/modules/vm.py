@@ -215,10 +215,12 @@ options:
     description:
       - Addresses the VMs of the cluster's other nodes hold (C(vmm.cloud.node_info) returns each VM's C(ips));
         they count as used. The VMs of this node are read from it, under the lock.
+      - Each an address, or C({address, vm, node}) as P(vmm.cloud.held_addresses#filter) gives them, so that a
+        refusal names the VM holding the address and its node.
       - Choosing addresses and defining the VM happen under one lock, on the cluster's shared store when the node
         records one (C(shared_dir)), else on the node (C(/var/lib/vmm/locks)).
     type: list
-    elements: str
+    elements: raw
     default: []
 notes:
   - Check mode and diff are supported; the diff compares the managed fields before and after.

@@ -56,9 +56,11 @@ options:
     elements: dict
     default: []
   address_taken:
-    description: Addresses the VMs of the cluster's other nodes hold (see P(vmm.cloud.held_addresses#filter)).
+    description:
+      - Addresses the VMs of the cluster's other nodes hold, each an address or C({address, vm, node}) as
+        P(vmm.cloud.held_addresses#filter) gives them.
     type: list
-    elements: str
+    elements: raw
     default: []
 seealso:
   - module: vmm.cloud.vm
