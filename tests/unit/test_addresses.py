@@ -147,9 +147,23 @@ def test_bad_pools_fail_the_run_naming_the_field(client):
 
 def test_what_other_nodes_hold_counts_as_used(client):
     addresses = Addresses(client, POOLS, taken=["192.0.2.10"])
-    assert addresses.used() == {"192.0.2.10": "a VM on another node"}
+    assert addresses.used() == {"192.0.2.10": None}
     assigned = addresses.assign(nics({"network": "default", "ipv6": "none"}), (), None, addresses.used())
     assert assigned[0]["addresses"][0]["address"] == "192.0.2.11"
+
+
+@pytest.mark.parametrize(("taken", "holder"), [
+    ({"address": "192.0.2.10", "vm": "web", "node": "n2"}, "VM web on n2"),  # as filter held_addresses gives it
+    ({"address": "192.0.2.10", "vm": "web"}, "VM web"),
+    ("192.0.2.10", "another VM"),  # a bare address: nobody said which VM
+])
+def test_an_address_another_node_holds_is_refused_naming_its_vm(client, taken, holder):
+    addresses = Addresses(client, POOLS, taken=[taken])
+    with pytest.raises(ConflictError) as err:
+        addresses.assign(nics({"network": "default", "ipv4": "192.0.2.10"}), (), None, addresses.used())
+    assert err.value.field == "networks[0].ipv4"
+    assert err.value.msg == f"networks[0].ipv4: 192.0.2.10 is in use by {holder}"
+    assert addresses.usage()[0]["addresses"] == ["192.0.2.10"]
 
 
 def test_the_lock_is_the_clusters_when_it_shares_a_store():

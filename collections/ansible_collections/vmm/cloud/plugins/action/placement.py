@@ -102,7 +102,7 @@ class ActionModule(ActionBase):
                                     f"{request['vcpus']} vCPUs, {request['disk_gib']} GiB): {why}",
                                     result={"verdicts": verdicts, "skipped": skipped})
         pools = args["ip_pools"] or self._hostvar(chosen, args["pools_var"], [])
-        networks, addresses = self._addresses(pools, args["networks"], nodes, chosen, counted)
+        networks, addresses = self._addresses(pools, args["networks"], nodes, chosen, counted, args["address_taken"])
         if not self._task.check_mode:
             ledger.write([r for r in others if now - r["since"] <= args["ttl"]] +
                          [dict(request, node=chosen, vm=args["name"], since=now, addresses=addresses)])
@@ -112,11 +112,11 @@ class ActionModule(ActionBase):
                 + (f" (skipped: {'; '.join(f'{n}: {r}' for n, r in skipped.items())})" if skipped else "")}
 
     @staticmethod
-    def _addresses(pools, networks, nodes, chosen, counted):
+    def _addresses(pools, networks, nodes, chosen, counted, taken):
         """The pool addresses of the new VM's NICs, reserved with the room: free of every candidate's VMs and of
         every other create under way, so creates at once on different nodes never take the same address."""
-        held = [ip for facts in nodes.values() for vm in ((facts or {}).get("node") or {}).get("vms") or []
-                for ip in vm.get("ips") or []]
+        held = [{"address": ip, "vm": vm.get("name"), "node": node} for node, facts in nodes.items()
+                for vm in ((facts or {}).get("node") or {}).get("vms") or [] for ip in vm.get("ips") or []] + taken
         reserved = [address for item in counted for address in item.get("addresses") or []]
         cluster = ((nodes.get(chosen) or {}).get("node") or {}).get("cluster")
         try:

@@ -25,10 +25,11 @@ options:
   address_taken:
     description:
       - Addresses the VMs of the cluster's other nodes hold, which count as used (M(vmm.cloud.node_info) returns
-        each VM's C(ips); P(vmm.cloud.held_addresses#filter) collects them). This node's VMs are read from it.
+        each VM's C(ips)); each an address, or C({address, vm, node}) as P(vmm.cloud.held_addresses#filter) gives
+        them, so that a refusal names the VM holding the address and its node. This node's VMs are read from it.
       - Addresses are chosen under one lock, on the cluster's shared store when the node records one
         (C(shared_dir)), else on the node (C(/var/lib/vmm/locks)), held until the VM records them.
     type: list
-    elements: str
+    elements: raw
     default: []
 """

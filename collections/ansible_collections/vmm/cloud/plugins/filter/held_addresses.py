@@ -8,9 +8,10 @@ name: held_addresses
 short_description: The addresses the VMs of some nodes hold, from their registered node_info results
 description:
   - For a list of inventory names, every address in the C(ips) of the VMs their registered M(vmm.cloud.node_info)
-    result lists, sorted and without duplicates; what M(vmm.cloud.vm) and M(vmm.cloud.ip_pool_info) take as
-    C(address_taken).
-  - A host without a result (unreachable, or never asked) adds nothing.
+    result lists, each with the VM and the node holding it, sorted by address and without duplicates; what
+    M(vmm.cloud.vm), M(vmm.cloud.vm_address) and M(vmm.cloud.ip_pool_info) take as C(address_taken) (so that a
+    refusal names the VM holding the address).
+  - A host without a result (unreachable, skipped, or never asked) adds nothing.
 version_added: 0.5.0
 author: vmm contributors (@vmm-dev)
 positional: hostvars, name
@@ -36,9 +37,9 @@ address_taken: "{{ vmm_candidates | difference([vmm_placed.node]) | vmm.cloud.he
 
 RETURN = r"""
 _value:
-  description: Addresses, sorted.
+  description: One C({address, vm, node}) per address a VM holds, sorted by address.
   type: list
-  elements: str
+  elements: dict
 """
 
 
@@ -48,8 +49,8 @@ def held_addresses(hosts, hostvars, name="vmm_node_facts"):
         variables = hostvars[host] if host in hostvars else {}
         result = variables[name] if name in variables else {}
         for vm in ((result or {}).get("node") or {}).get("vms") or []:
-            held.update(str(ip) for ip in vm.get("ips") or [])
-    return sorted(held)
+            held.update((str(ip), str(vm.get("name")), str(host)) for ip in vm.get("ips") or [])
+    return [{"address": address, "vm": vm, "node": node} for address, vm, node in sorted(held)]
 
 
 class FilterModule:

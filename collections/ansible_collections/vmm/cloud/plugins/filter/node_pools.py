@@ -8,8 +8,8 @@ name: node_pools
 short_description: The IP pools some nodes declare, each once
 description:
   - For a list of inventory names, the pools of their C(vmm_ip_pools) (as each node sees it, group and host
-    variables included), each pool once, in the order of the names and of their lists. A play on the controller does not see
-    the nodes' group variables itself; this gives it theirs.
+    variables included), each pool once, in the order of the names and of their lists. A play on the controller
+    does not see the nodes' group variables itself; this gives it theirs.
   - One pool name declared two ways for two nodes is an error naming both.
 version_added: 0.5.0
 author: vmm contributors (@vmm-dev)

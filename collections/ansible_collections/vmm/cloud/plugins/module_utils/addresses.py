@@ -21,6 +21,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictEr
 from ansible_collections.vmm.cloud.plugins.module_utils.ip_pools import (
     allocate,
     check_address,
+    held_by,
     interface_config,
     parse_pools,
     pool_of,
@@ -37,6 +38,15 @@ def lock_path(node_facts):
     """The cluster's lock on its shared store when the node records one, else this node's."""
     shared = (node_facts or {}).get("shared_dir")
     return os.path.join(shared, "locks", LOCK_NAME) if shared else os.path.join(NODE_LOCK_DIR, LOCK_NAME)
+
+
+def taken_entry(item):
+    """(address, holder) of an `address_taken` entry: an address (holder None: some VM on another node), or
+    {address, vm, node} as filter held_addresses gives them (holder `vm on node`)."""
+    if not isinstance(item, dict):
+        return str(item), None
+    address, vm, node = (str(item.get(key) or "") for key in ("address", "vm", "node"))
+    return address, (f"{vm} on {node}" if node else vm) if vm else None
 
 
 def _attach(nic):
@@ -67,11 +77,13 @@ class Addresses:
     # --- what is used ---------------------------------------------------------
 
     def used(self, exclude=None):
-        """{address: VM name} of every VM here but `exclude` (the VM being changed), and what is taken elsewhere."""
+        """{address: VM name} of every VM here but `exclude` (the VM being changed), and what is taken elsewhere
+        (`vm on node` when the playbook said which VM holds it, else None)."""
         held = {}
         self._read(self.client, exclude, held)
-        for address in self.taken:
-            held.setdefault(str(address), "a VM on another node")
+        for item in self.taken:
+            address, holder = taken_entry(item)
+            held.setdefault(address, holder)
         return held
 
     @staticmethod
@@ -136,7 +148,7 @@ class Addresses:
                   if held["address"] != wanted]
         if nic["type"] == "routed" and not serving and wanted != "auto":
             if wanted in used:  # a routed address where no pool serves routed NICs: the caller's, as before pools
-                raise ConflictError(f"{field}: {wanted} is in use by VM {used[wanted]}", field=field)
+                raise ConflictError(f"{field}: {wanted} is in use by {held_by(used[wanted])}", field=field)
             used[wanted] = "this VM"
             # IPv4: the NIC's `routed` address, as before pools; IPv6: a /128 of its own, held like a pool's
             return [{"address": wanted, "prefix": 128, "gateway": None, "dns": [], "version": 6,

@@ -100,12 +100,13 @@ PLACEMENT_SPEC = {
     "ttl": {"type": "int", "default": 900},
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
     "pools_var": {"type": "str", "default": "vmm_ip_pools"},
+    "address_taken": {"type": "list", "elements": "raw", "default": []},
     "networks": {"type": "list", "elements": "dict", "default": []},
 }
 
 IP_POOL_INFO_SPEC = {
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
-    "address_taken": {"type": "list", "elements": "str", "default": []},
+    "address_taken": {"type": "list", "elements": "raw", "default": []},
     "uri": {"type": "str"},
 }
 
@@ -141,7 +142,7 @@ VM_SPEC = {
     "wait_for_ip": {"type": "bool", "default": False},
     "wait_timeout": {"type": "int", "default": 60},
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
-    "address_taken": {"type": "list", "elements": "str", "default": []},
+    "address_taken": {"type": "list", "elements": "raw", "default": []},
     "anti_spoofing": {"type": "bool", "default": True},
 }
 
@@ -154,7 +155,7 @@ VM_ADDRESS_SPEC = {
     "count": {"type": "int", "default": 1},
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
-    "address_taken": {"type": "list", "elements": "str", "default": []},
+    "address_taken": {"type": "list", "elements": "raw", "default": []},
 }
 
 VM_INFO_SPEC = {

@@ -325,6 +325,11 @@ def pool_of(pools, address):
     return _owner(pools, address)
 
 
+def held_by(holder):
+    """What holds an address, for a refusal: `VM web1`, `VM web1 on node2`, or another VM when nobody said which."""
+    return f"VM {holder}" if holder else "another VM"
+
+
 def check_address(pools, address, attach, cluster, used, field):
     """An address the user asked for, checked against the pools serving the NIC: (pool, address text)."""
     parsed = _address(address, field)
@@ -351,8 +356,7 @@ def check_address(pools, address, attach, cluster, used, field):
         raise ValidationError(f"{field}: {parsed} is reserved in pool {pool['name']}", field=field)
     if int(parsed) in _parse_used(used)[parsed.version]:
         holder = used.get(str(parsed)) if isinstance(used, dict) else None
-        raise ConflictError(f"{field}: {parsed} is in use by " + (f"VM {holder}" if holder else "another VM"),
-                            field=field)
+        raise ConflictError(f"{field}: {parsed} is in use by {held_by(holder)}", field=field)
     return pool, str(parsed)
 
 

@@ -101,6 +101,13 @@ options:
     description: Without O(ip_pools), the chosen node's variable holding its pools (its group variables too).
     type: str
     default: vmm_ip_pools
+  address_taken:
+    description:
+      - Addresses held on nodes that are not candidates (see P(vmm.cloud.held_addresses#filter)); the candidates'
+        are read from their facts.
+    type: list
+    elements: raw
+    default: []
   networks:
     description: The new VM's O(vmm.cloud.vm#module:networks), as asked (none, one NIC on C(default)).
     type: list
