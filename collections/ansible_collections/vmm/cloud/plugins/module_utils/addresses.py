@@ -49,7 +49,8 @@ def taken_entry(item):
     return address, (f"{vm} on {node}" if node else vm) if vm else None
 
 
-def _attach(nic):
+def attach_of(nic):
+    """What a NIC is on, as pools name it: (network, NAME), (bridge, NAME) or (routed, None)."""
     return ("routed", None) if nic["type"] == "routed" else (nic["type"], nic["source"])
 
 
@@ -111,7 +112,7 @@ class Addresses:
             for version, key in ((4, "ipv4"), (6, "ipv6")):
                 if nic[key] not in (None, "none"):
                     return True
-                if nic[key] is None and any(p["version"] == version and tuple(p["attach"]) == _attach(nic)
+                if nic[key] is None and any(p["version"] == version and tuple(p["attach"]) == attach_of(nic)
                                             for p in self.pools):
                     return True
         return False
@@ -135,7 +136,7 @@ class Addresses:
     def _one(self, nic, current, cluster, version, wanted, used, field):
         """The NIC's addresses of one version: its first as `wanted` says, then the others it holds (added by
         vmm.cloud.vm_address), kept."""
-        attach = _attach(nic)
+        attach = attach_of(nic)
         kept = [a for a in (current or {}).get("addresses") or [] if a["version"] == version]
         serving = pools_for(self.pools, attach, cluster, version)
         if wanted is None:

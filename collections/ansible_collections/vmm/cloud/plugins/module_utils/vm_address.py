@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.vmm.cloud.plugins.module_utils.addresses import Addresses
+from ansible_collections.vmm.cloud.plugins.module_utils.addresses import Addresses, attach_of
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import (
     build_domain_xml,
     interface_with_filter,
@@ -30,6 +30,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_na
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
     filtered,
     held_addresses,
+    ips_with_pool_addresses,
     managed_seed_path,
     seed_network_config,
     static_ips,
@@ -89,7 +90,7 @@ class VmAddressService:
         if request["state"] == "absent":
             return [a for a in held if a["address"] != address]
         cluster = current["metadata"].get("cluster")
-        attach = ("routed", None) if nic["type"] == "routed" else (nic["type"], nic["source"])
+        attach = attach_of(nic)
         used = self.addresses.used(exclude=request["name"])
         used.update((a["address"], request["name"]) for a in held)  # its own NIC's, not to be taken twice
         field = "address"
@@ -115,10 +116,8 @@ class VmAddressService:
         if needs_vmm_filters(interfaces):
             ensure_filters(self.client, self.log)
         spec = dict(current, interfaces=interfaces)
-        pooled_before = {a["address"] for a in current["metadata"]["addresses"]}
-        meta = dict(current["metadata"], addresses=held_addresses(interfaces))
-        meta["ips"] = [a["address"] for a in meta["addresses"]] + [
-            ip for ip in current["metadata"]["ips"] if ip not in pooled_before]
+        meta = dict(current["metadata"], addresses=held_addresses(interfaces),
+                    ips=ips_with_pool_addresses(current["metadata"], interfaces))
         seed_path = managed_seed_path(current)
         files = read_seed_iso(self.run, seed_path)
         ours = json.loads(files.get("network-config") or "null") == seed_network_config(current["interfaces"])
@@ -132,7 +131,6 @@ class VmAddressService:
             self.outcome["guest_config"] = ("the VM's network config is its own (cloud_init.network_config): "
                                             "configure the address in the guest")
         spec["metadata"] = meta
-        spec["graphics"] = current.get("graphics")
         self.log.apply(f"recorded addresses {', '.join(a['address'] for a in held) or 'none'} on NIC {index}",
                        self.client.define, build_domain_xml(spec))
         if ours:

@@ -294,6 +294,13 @@ def _record_ips(interfaces, network_config):
     return ips + [ip for ip in static_ips(network_config) if ip not in ips]
 
 
+def ips_with_pool_addresses(meta, interfaces):
+    """The metadata's `ips` once the NICs hold `interfaces`' pool addresses: those, then the VM's other addresses
+    (a network_config of the user's own) as recorded."""
+    pooled = {held["address"] for held in meta.get("addresses") or []}
+    return _record_ips(interfaces, None) + [ip for ip in meta["ips"] if ip not in pooled]
+
+
 def new_spec(request, *, uuid, domain_type, machine, disks, serial_log, image, created, seed_sha256):
     meta = {"owner": request["owner"], "image": image, "created": created, "cluster": request["cluster"],
             "ips": _record_ips(request["interfaces"], request["cloud_init"].get("network_config")),
@@ -334,8 +341,7 @@ def updated_spec(current, request, *, domain_type, seed_sha256):
     if request["cloud_init"] is not None:
         meta["ips"] = _record_ips(nics, request["cloud_init"].get("network_config"))
     elif request["interfaces"] is not None:
-        pooled = {held["address"] for held in current["metadata"].get("addresses") or []}
-        meta["ips"] = _record_ips(nics, None) + [ip for ip in current["metadata"]["ips"] if ip not in pooled]
+        meta["ips"] = ips_with_pool_addresses(current["metadata"], nics)
     meta["addresses"] = held_addresses(nics)
     spec.update(domain_type=domain_type or current["domain_type"], vcpus=vcpus,
                 max_vcpus=max(request["max_vcpus"] or current["max_vcpus"], vcpus), memory_mib=memory,
