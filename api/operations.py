@@ -17,8 +17,9 @@ from .schemas import object_schema, vm_schema
 LIMIT = {"type": "string", "pattern": r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(,[A-Za-z0-9_][A-Za-z0-9_.-]*)*$",
          "maxLength": 255}
 
-# vmm.cloud.vm_address's options the API takes, as its argument spec has them (no uri, pools or count)
-VM_ADDRESS_OPTIONS = ("name", "address", "version", "count", "nic", "state")  # of vmm.cloud.vm_address
+# vmm.cloud.vm_address's options the API takes, as its argument spec has them (not uri, ip_pools or address_taken:
+# the playbook gives those)
+VM_ADDRESS_OPTIONS = ("name", "address", "version", "count", "nic", "state")
 
 VM_CREATE_OPTIONS = ("name", "image", "clone", "vcpus", "max_vcpus", "memory", "max_memory", "disk_size", "networks",
                      "cloud_init", "console", "autostart", "owner", "cluster", "ha", "domain_type", "machine",
@@ -80,9 +81,9 @@ OPERATIONS = {op.name: op for op in (
     _power("vm_stop", "stopped", "Shut a VM down (ACPI, forced after shutdown_timeout seconds)."),
     _power("vm_restart", "restarted", "Restart a VM."),
     Operation(name="vm_address", kind="vm", playbook="playbooks/vm_address.yml", roles=("admin",), timeout=600,
-              description="Give a VM's NIC (nic, 0 first) an address from the IP pools serving it (address auto: "
-                          "the lowest free one of IP version `version`) or the address named, or take one back "
-                          "(state absent); the VM's definition is the record.",
+              description="Give a VM's NIC (nic, 0 first) addresses from the IP pools serving it (address auto: the "
+                          "lowest free ones of IP version `version` until the NIC holds `count`) or the address "
+                          "named, or take one back (state absent); the VM's definition is the record.",
               schema=object_schema(VM_ADDRESS_SPEC, keep=VM_ADDRESS_OPTIONS)),
     Operation(name="node_bootstrap", kind="node", playbook="playbooks/node_bootstrap.yml", roles=("admin",),
               timeout=3600, description="Bootstrap the nodes of the limit (all nodes without one) as vmm nodes.",
