@@ -18,7 +18,7 @@ import libvirt
 from lxml import etree
 
 from ansible_collections.vmm.cloud.plugins.module_utils.libvirt_client import LibvirtClient
-from tests.guests.conftest import POOL4, POOL6, POOLS_BRIDGE, POOLS_GATEWAY4, POOLS_GATEWAY6, POOLS_NETWORK
+from tests.guests.conftest import POOL4, POOL6, POOLS_BRIDGE, POOLS_GATEWAY4, POOLS_GATEWAY6, POOLS_NETWORK, booted
 from tests.integration.ansible_run import run_task
 
 ACPI_GRACE = 30  # seconds the guest is given to act on its ACPI power button
@@ -283,3 +283,34 @@ def test_vmm_shuts_the_guest_down_through_its_agent(routed_guest):
     assert stopped["changed"] and stopped["vm"]["state"] == "shutoff", stopped
     assert stopped["shutdown"] == "graceful" and stopped["shutdown_through"] == "guest_agent", stopped
     assert "reboot: Power down" in guest.console()
+
+
+def test_vm_address_adds_an_address_the_guest_takes_at_its_next_start(vmm_seed_guest, conn):
+    """vm_address gives eth1 a second IPv4 address of the pool: the anti-spoofing binding takes it at once, the
+    guest configures it from its rewritten seed at its next start (vmm's restart: a stop and a start, which opens
+    the new seed), and it reaches the pool's gateway. Giving it back takes it off the definition again."""
+    guest = vmm_seed_guest
+    own4, own6 = pool_addresses(guest)
+    args = {"name": guest.name, "nic": 1, "count": 2, "ip_pools": [POOL4, POOL6]}
+    added = run_task("vmm.cloud.vm_address", args)
+    assert added["changed"] and added["pending_restart"] == ["addresses"], added
+    held = [a["address"] for a in added["vm"]["addresses"]]
+    assert held[0] == own4 and len(held) == 3, held
+    second = next(a for a in held if a not in (own4, own6))
+    tap = live_interface(guest.dom, guest.macs[1]).find("target").get("dev")
+    assert ("IP", second) in filter_binding(conn, tap)["parameters"]  # passes as soon as the guest uses it
+    assert second not in guest.output("ip -o addr show dev eth1")  # the guest is told at its next start only
+
+    restarted = run_task("vmm.cloud.vm", {"name": guest.name, "state": "restarted", "shutdown_timeout": 120})
+    assert restarted["changed"] and restarted["vm"]["state"] == "running", restarted
+    booted(conn, guest)  # the console log starts over at the start: this boot's cloud-init has finished
+    addresses = guest.output("ip -o addr show dev eth1")
+    assert f"inet {own4}/24 " in addresses and f"inet {second}/24 " in addresses, addresses
+    wait_for_dad(guest)
+    assert ping(guest, second, POOLS_GATEWAY4) == 0 and ping(guest, own4, POOLS_GATEWAY4) == 0
+
+    back = run_task("vmm.cloud.vm_address", {**args, "address": second, "state": "absent", "count": 1})
+    assert back["changed"] and [a["address"] for a in back["vm"]["addresses"]] == [own4, own6], back
+    tap = live_interface(guest.dom, guest.macs[1]).find("target").get("dev")
+    assert ("IP", second) not in filter_binding(conn, tap)["parameters"]
+    assert ping(guest, second, POOLS_GATEWAY4) != 0  # the guest still has it; the filter no longer lets it out

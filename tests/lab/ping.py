@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""ping.py ADDRESS [COUNT]: ICMP echo with a raw socket (the machine has no ping).
+"""ping.py ADDRESS [COUNT]: ICMP (or ICMPv6) echo with a raw socket (the machine has no ping).
 
 Exits 0 when at least one reply came back; prints one line per reply.
 Run as root, on the host or inside a lab node (ssh NODE python3 - < ping.py).
@@ -25,11 +25,15 @@ def checksum(data):
 def ping(address, count=3, timeout=2.0):
     replies = 0
     ident = os.getpid() & 0xFFFF
-    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as sock:
+    v6 = ":" in address
+    # ICMPv6 (echo 128/129): the kernel computes the checksum and hands over no IP header.
+    family, proto, request, reply = ((socket.AF_INET6, socket.IPPROTO_ICMPV6, 128, 129) if v6
+                                     else (socket.AF_INET, socket.IPPROTO_ICMP, 8, 0))
+    with socket.socket(family, socket.SOCK_RAW, proto) as sock:
         for seq in range(1, count + 1):
             payload = b"vmm-lab-ping"
-            header = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
-            packet = struct.pack("!BBHHH", 8, 0, checksum(header + payload), ident, seq) + payload
+            header = struct.pack("!BBHHH", request, 0, 0, ident, seq)
+            packet = struct.pack("!BBHHH", request, 0, 0 if v6 else checksum(header + payload), ident, seq) + payload
             sent = time.monotonic()
             sock.sendto(packet, (address, 0))
             deadline = sent + timeout
@@ -37,12 +41,12 @@ def ping(address, count=3, timeout=2.0):
                 ready, _, _ = select.select([sock], [], [], deadline - time.monotonic())
                 if not ready:
                     break
-                data, (source, _) = sock.recvfrom(2048)
-                icmp = data[(data[0] & 0x0F) * 4:]
+                data, peer = sock.recvfrom(2048)
+                icmp = data if v6 else data[(data[0] & 0x0F) * 4:]
                 kind, _code, _sum, rid, rseq = struct.unpack("!BBHHH", icmp[:8])
-                if kind == 0 and rid == ident and rseq == seq and source == address:
+                if kind == reply and rid == ident and rseq == seq and peer[0] == address:
                     replies += 1
-                    print(f"reply from {source}: seq={seq} time={(time.monotonic() - sent) * 1000:.1f} ms")
+                    print(f"reply from {peer[0]}: seq={seq} time={(time.monotonic() - sent) * 1000:.1f} ms")
                     break
     return replies
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import os
+import re
+import shlex
 import subprocess
 
 from tests.integration.ansible_run import BIN, ROOT, ansible_env
@@ -21,6 +24,13 @@ COUNT_TASK = "Check the pools and count what the VMs hold"
 # An additional subnet the provider routes to the edge node (TEST-NET-3, as test_routed_vm_from_an_additional_subnet).
 ROUTED_POOL = {"name": "lab-routed", "routed": True, "cluster": "edge", "subnet": "203.0.113.0/24",
                "ranges": ["203.0.113.10-203.0.113.19"]}
+# The edge node's IPv6 (Hetzner-style): a /64 on the uplink, of which each VM takes a /128 routed to its tap; the
+# node answers neighbour solicitations for those on the uplink (ndppd, which the node role sets up for the prefixes
+# of the routed pools). The lab bridge's host side plays the provider's router, at ::1.
+ROUTED6_POOL = {"name": "lab-routed6", "routed": True, "cluster": "edge", "subnet": "2001:db8:77::/64",
+                "ranges": ["2001:db8:77::100-2001:db8:77::1ff"]}
+ROUTER6 = "2001:db8:77::1"
+NODE6 = "2001:db8:77::4"  # the edge node's own address on the uplink, which the provider gives it
 # The lab's uplink network, which the bridged node's br0 carries; the lab bridge's host side is its router.
 UPLINK_POOL = {"name": "lab-uplink", "bridge": "br0", "cluster": "br", "subnet": "10.231.0.0/24",
                "ranges": ["10.231.0.140-10.231.0.149"], "gateway": "10.231.0.1", "dns": ["10.231.0.1"]}
@@ -128,6 +138,125 @@ def test_routed_pool_gives_each_vm_the_next_free_32_reachable_from_the_uplink(cl
         report = counted(cluster, pools, "edge")["lab-routed"]
         assert report["addresses"] == ordered(held + [address, second]) and report["used"] == len(held) + 2
     assert counted(cluster, pools, "edge")["lab-routed"]["addresses"] == held  # deleting the VMs freed them
+
+
+@contextlib.contextmanager
+def provider_ipv6(cluster, node):
+    """The provider's /64 on the uplink: the router's address on the lab bridge, the node's on its uplink."""
+    bridge = f"{os.environ.get('VMM_LAB_PREFIX', 'vmmlab')}0"  # the lab's bridge (tests/lab/lab)
+    subprocess.run(["ip", "-6", "addr", "add", f"{ROUTER6}/64", "dev", bridge, "nodad"], check=True)
+    try:
+        assert cluster.ssh(node, f"ip -6 addr add {NODE6}/64 dev eth0 nodad").returncode == 0
+        yield
+    finally:
+        cluster.ssh(node, f"ip -6 addr del {NODE6}/64 dev eth0")
+        subprocess.run(["ip", "-6", "addr", "del", f"{ROUTER6}/64", "dev", bridge], check=False)
+
+
+def test_routed_ipv6_is_reached_from_the_uplink_through_proxy_ndp(cluster):
+    pools = [ROUTED_POOL, ROUTED6_POOL]
+    held = counted(cluster, pools, "edge")["lab-routed6"]["addresses"]
+    with provider_ipv6(cluster, "node4"), deleted_after(cluster, "edge", "prouted6"):
+        # The admin declares the pool and bootstraps the node again: ndppd answers for the pool's prefix.
+        recap, _ = cluster.ok("node_bootstrap.yml", {"vmm_ip_pools": pools, "vmm_node": "node4"})
+        assert recap["node4"][1] > 0, recap
+        config = cluster.ssh("node4", "cat /var/lib/vmm/ndppd.conf").stdout
+        assert "proxy eth0 {" in config and "rule 2001:db8:77::/64 {" in config, config
+        assert cluster.ssh("node4", "/usr/local/sbin/vmm-node-daemon status ndppd").stdout.strip() == "running"
+        recap, _ = cluster.ok("node_bootstrap.yml", {"vmm_ip_pools": pools, "vmm_node": "node4"})
+        assert recap["node4"][1] == 0, recap  # nothing to change the second time
+
+        rc, result = create(cluster, "prouted6", "edge", pools, [{"routed": "auto"}])
+        assert rc == 0 and not result.get("failed"), result
+        nic = result["vm"]["interfaces"][0]
+        by_version = {ipaddress.ip_address(a["address"]).version: a for a in nic["addresses"]}
+        v4, v6 = by_version[4]["address"], by_version[6]["address"]
+        assert v6 == first_free(ROUTED6_POOL, held) and (by_version[6]["prefix"], by_version[6]["pool"]) == (
+            128, "lab-routed6")
+        booted_at(cluster, "node4", "prouted6", v4)
+        # The node routes the /128 to the VM's tap (libvirt's peer address on the tap's fe80::1) ...
+        routes = cluster.ssh("node4", f"ip -6 route show {v6}").stdout
+        assert f"{v6} dev {nic['target_dev']}" in routes, routes
+        assert wait_for(lambda: pings(v6, "node4", cluster), timeout=60, what=f"{v6} from node4")
+        # ... and the provider's router, which only knows the /64 is on its link, finds the VM by neighbour
+        # discovery: ndppd answers for it (within its route-ttl of 5 s) ...
+        assert wait_for(lambda: pings(v6), timeout=60, what=f"{v6} from the uplink")
+        neighbour = subprocess.run(["ip", "-6", "neigh", "show", v6], capture_output=True, text=True).stdout
+        node_mac = cluster.ssh("node4", "cat /sys/class/net/eth0/address").stdout.strip()
+        assert node_mac and node_mac in neighbour, (neighbour, node_mac)
+        # ... and for no address of the prefix that no VM holds.
+        assert not pings(str(ipaddress.ip_address(ROUTED6_POOL["ranges"][0].split("-")[1])))
+        # The control: without ndppd the router no longer finds the VM.
+        helper = "/usr/local/sbin/vmm-node-daemon"
+        assert cluster.ssh("node4", f"{helper} stop ndppd").stdout.strip() == "stopped"
+        try:
+            subprocess.run(["ip", "-6", "neigh", "flush", "to", v6], check=True)
+            assert not pings(v6), "reached without proxy NDP: this test proves nothing"
+        finally:
+            started = cluster.ssh("node4", f"{helper} start ndppd -c /var/lib/vmm/ndppd.conf").stdout.strip()
+        assert started == "started"
+        assert wait_for(lambda: pings(v6), timeout=60, what=f"{v6} from the uplink, ndppd back")
+    assert counted(cluster, pools, "edge")["lab-routed6"]["addresses"] == held
+
+
+def guest_shell(cluster, node, vm, command, timeout=60):
+    """Run `command` in the tiny guest's shell on its serial console: typed into the pty libvirt gave the console
+    (held open a moment, so that QEMU sees a peer and reads it), its end seen in the console log."""
+    xml = cluster.ssh(node, f"virsh dumpxml {vm}").stdout
+    pty = re.search(r"<serial type='pty'>\s*<source path='(/dev/pts/\d+)'", xml).group(1)
+    token = len(cluster.console(node, vm))
+    done = f"VMM-SHELL-{token + 1}"  # printed by $((token+1)): the echoed command line does not hold it
+    typed = f"{command}; echo VMM-SHELL-$(({token}+1))"
+    script = f"exec 3<>{pty}; sleep 1.5; printf '\\r' >&3; sleep 1; printf '%s\\r' {shlex.quote(typed)} >&3; sleep 1"
+    assert cluster.ssh(node, script).returncode == 0
+    wait_for(lambda: done in cluster.console(node, vm), timeout=timeout, what=f"{command!r} in {vm}")
+
+
+def echoes_received(cluster, node):
+    """(ICMP, ICMPv6) echo requests the node has received so far."""
+    out = cluster.ssh(node, "nstat -asz IcmpInEchos Icmp6InEchos").stdout
+    counts = dict(line.split()[:2] for line in out.splitlines()[1:] if line.strip())
+    return int(counts["IcmpInEchos"]), int(counts["Icmp6InEchos"])
+
+
+def test_routed_vm_sends_only_from_its_own_addresses(cluster):
+    """A routed tap is no bridge port, so nwfilter has no hold on it; the node's reverse path filter does (strict
+    rp_filter for IPv4, netfilter's rpfilter on the taps for IPv6, from the node role). The guest takes a foreign
+    address of each family and pings the node from it and from its own: only its own reach the node (the node's
+    echo counters). The control: the same with the filter taken off its tap."""
+    pools = [ROUTED_POOL, ROUTED6_POOL]
+    node, node4 = "node4", cluster.ip("node4")
+    foreign4, foreign6 = "203.0.113.250", "2001:db8:77::ffff"  # in the pools' subnets, held by no VM
+    with provider_ipv6(cluster, node), deleted_after(cluster, "edge", "pspoof"):
+        rc, result = create(cluster, "pspoof", "edge", pools, [{"routed": "auto"}])
+        assert rc == 0 and not result.get("failed"), result
+        nic = result["vm"]["interfaces"][0]
+        own = {ipaddress.ip_address(a["address"]).version: a["address"] for a in nic["addresses"]}
+        booted_at(cluster, node, "pspoof", own[4])
+        guest_shell(cluster, node, "pspoof", f"ip addr add {foreign4}/32 dev eth0; ip addr add {foreign6}/128 "
+                                             f"dev eth0; sleep 3")
+
+        def received(source, target):
+            before = echoes_received(cluster, node)
+            guest_shell(cluster, node, "pspoof", f"ping -c 3 -W 2 -I {source} {target}")
+            after = echoes_received(cluster, node)
+            return after[0] - before[0] if ":" not in source else after[1] - before[1]
+
+        assert received(own[4], node4) >= 2 and received(own[6], NODE6) >= 2
+        assert received(foreign4, node4) == 0 and received(foreign6, NODE6) == 0
+        assert received(own[4], node4) >= 2 and received(own[6], NODE6) >= 2
+
+        tap = nic["target_dev"]
+        rule = "PREROUTING -i vnet+ -m rpfilter --invert -j DROP"
+        off = cluster.ssh(node, f"sysctl -qw net.ipv4.conf.{tap}.rp_filter=0 && ip6tables -w -t raw -D {rule}")
+        assert off.returncode == 0, off.stderr
+        try:
+            assert received(foreign4, node4) >= 2, "without the filter the foreign IPv4 gets through"
+            assert received(foreign6, NODE6) >= 2, "without the filter the foreign IPv6 gets through"
+        finally:
+            on = cluster.ssh(node, f"sysctl -qw net.ipv4.conf.{tap}.rp_filter=1; "
+                                   "/etc/libvirt/hooks/qemu.d/vmm-routed-rpfilter - apply")
+        assert on.stdout.strip() == "added", on
 
 
 def test_bridge_pool_address_is_set_up_by_the_guest_and_reachable_on_the_uplink(cluster):

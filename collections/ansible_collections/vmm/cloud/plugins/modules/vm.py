@@ -91,8 +91,8 @@ options:
         description:
           - As O(networks[].ipv4), for IPv6.
           - On a routed NIC, an address of its own (a /128 routed to the VM's tap, whose link-local C(fe80::1) is
-            the guest's gateway), from a pool serving routed NICs or as given. The node role makes no proxy NDP
-            entry for it on the uplink yet, so the prefix must be routed to the node.
+            the guest's gateway), from a pool serving routed NICs or as given. Where the prefix is on the uplink's
+            link, the node role's proxy NDP (ndppd, for the routed pools' prefixes) answers for it there.
         type: str
       mac:
         description:
@@ -206,7 +206,9 @@ options:
         only from its own MAC and addresses (ebtables rules on the node). IPv4 only, libvirt's C(clean-traffic)
         (which drops all IPv6); with IPv6, the collection's C(vmm-clean-traffic), defined on the node by this
         module.
-      - Routed NICs (tap devices on no bridge, outside ebtables' reach) are not filtered.
+      - Routed NICs (tap devices on no bridge, outside ebtables' reach) are not bound; the node role's routed mode
+        filters them by reverse path (what a VM sends from an address not routed to its tap is dropped), whatever
+        this option says.
     type: bool
     default: true
 extends_documentation_fragment:

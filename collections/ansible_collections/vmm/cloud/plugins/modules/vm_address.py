@@ -13,8 +13,9 @@ description:
     the lock M(vmm.cloud.vm) takes for the same.
   - The VM's definition records it (the only record; see M(vmm.cloud.vm)); the NIC's anti-spoofing filter follows
     at once, also in the running guest; the seed's network config is rewritten and the guest applies it at its next
-    boot (vmm's seeds ask cloud-init to apply the network config at every boot). A VM whose seed holds a network
-    config of the user's own keeps it; the result's C(guest_config) says so.
+    start (vmm's seeds ask cloud-init to apply the network config at every boot); a reboot inside the guest keeps
+    the seed QEMU opened when it started. A VM whose seed holds a network config of the user's own keeps it; the
+    result's C(guest_config) says so.
 version_added: 0.5.0
 author: vmm contributors (@vmm-dev)
 options:
@@ -86,7 +87,7 @@ applied_live:
   type: list
   elements: str
 pending_restart:
-  description: What the guest applies at its next boot (C(addresses), from its seed).
+  description: What the guest applies at its next start (C(addresses), from its seed), a stop and a start.
   returned: success
   type: list
   elements: str
