@@ -39,15 +39,21 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
-from ansible_collections.vmm.cloud.plugins.module_utils.ip_pools import parse_pools, routed_prefixes
+from ansible_collections.vmm.cloud.plugins.module_utils.ip_pools import parse_pools, pools_for
 
 
 def routed_ipv6_prefixes(pools, cluster):
     try:
-        return routed_prefixes(parse_pools(pools, field="vmm_ip_pools"), cluster, 6)
+        parsed = parse_pools(pools, field="vmm_ip_pools")
     except ValidationError as exc:
         raise AnsibleFilterError(str(exc)) from exc
+    prefixes = []
+    for pool in pools_for(parsed, ("routed", None), cluster, 6):
+        if pool["subnet"] not in prefixes:
+            prefixes.append(pool["subnet"])
+    return prefixes
 
 
 class FilterModule:

@@ -289,16 +289,6 @@ def pools_for(pools, attach, cluster, version=None):
             if _serves(pool, attach, cluster) and (version is None or pool["version"] == version)]
 
 
-def routed_prefixes(pools, cluster, version=6):
-    """The subnets of the routed pools of `version` serving VMs in `cluster`, each once, in declaration order:
-    what a routed node answers neighbour solicitations for on its uplink (proxy NDP)."""
-    found = []
-    for pool in pools_for(pools, ("routed", None), cluster, version):
-        if pool["subnet"] not in found:
-            found.append(pool["subnet"])
-    return found
-
-
 def _parse_used(used):
     """`used` as {version: sorted ints}; 'address/prefix' is read as its address, anything else is skipped."""
     found = {4: set(), 6: set()}
