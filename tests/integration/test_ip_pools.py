@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import libvirt
 from lxml import etree
 
-from .ansible_run import BIN, ROOT, ansible_env, run_playbook, run_task
+from .ansible_run import BIN, ROOT, ansible_env, run_playbook, run_task, run_tasks
 from .conftest import vm_files
 
 POOL = {"name": "it-pool4", "network": "default", "subnet": "10.251.0.0/24", "ranges": ["10.251.0.10-10.251.0.15"],
@@ -132,6 +133,37 @@ def test_eight_concurrent_creates_on_a_pool_of_six(image, conn):
             run_task("vmm.cloud.vm", {"name": name, "state": "absent"})
     assert all(vm_files(name) == [] for name in names)
 
+
+
+def test_a_create_done_after_the_facts_were_read_still_holds_its_address(tmp_path):
+    """The race of concurrent creates, in order: B reads the node's facts, A is placed, created and released,
+    then B is placed on its facts, which do not show A's VM. A's reservation, kept as done, still counts for B,
+    and stops counting for facts read after A was done."""
+    facts = run_task("vmm.cloud.node_info", {})
+    assert not facts.get("failed") and "node" in facts, facts
+    node = "itnode"
+    common = {"nodes": {node: facts}, "ip_pools": [POOL], "networks": [{"network": "default"}], "memory": 64,
+              "ledger": str(tmp_path / "reservations.json")}
+    before = time.time()  # when B (and A) read the facts
+    results = run_tasks([
+        ("vmm.cloud.placement", dict(common, name="it-race-a", facts_since=before)),
+        ("vmm.cloud.placement", {"name": "it-race-a", "state": "released", "created": True,
+                                 "ledger": common["ledger"]}),
+        ("vmm.cloud.placement", dict(common, name="it-race-b", facts_since=before)),
+    ])
+    assert [r.get("failed", False) for r in results] == [False] * 3, results
+    first = results[0]["networks"][0]["ipv4"]
+    assert first == "10.251.0.10" and results[2]["networks"][0]["ipv4"] == "10.251.0.11", results
+    ledger = json.loads((tmp_path / "reservations.json").read_text())
+    assert [(r["vm"], r["addresses"], "done" in r) for r in ledger] == [
+        ("it-race-a", [first], True), ("it-race-b", ["10.251.0.11"], False)]
+    # facts read after A was done: they would show its VM, here that it is gone (never created): .10 is free again
+    later = run_task("vmm.cloud.placement", dict(common, name="it-race-c", facts_since=time.time()))
+    assert later["networks"][0]["ipv4"] == "10.251.0.10", later
+    # a failed create's reservation goes at once
+    gone = run_task("vmm.cloud.placement", {"name": "it-race-b", "state": "released", "ledger": common["ledger"]})
+    assert gone["changed"], gone
+    assert "it-race-b" not in [r["vm"] for r in json.loads((tmp_path / "reservations.json").read_text())]
 
 def test_pools_playbooks(image, vm_name):
     created = run_task("vmm.cloud.vm", vm_args(vm_name, image))

@@ -8,6 +8,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.placement import (
     live_reservations,
     node_health,
     place,
+    released,
     where_is,
 )
 
@@ -95,6 +96,29 @@ def test_live_reservations_drop_expired_and_realised():
         dict(REQUEST, node="b", vm="web3", since=0),     # lapsed
     ]
     assert [r["vm"] for r in live_reservations(reservations, nodes, now=150, ttl=100)] == ["web2"]
+
+
+
+def test_a_created_vms_reservation_counts_for_facts_read_before_it_was_done():
+    """The race of two creates: B read the facts before A's domain was defined, and places after A released."""
+    ledger = [dict(REQUEST, node="b", vm="web1", since=100, addresses=["10.0.0.10"]),
+              dict(REQUEST, node="b", vm="web2", since=101)]
+    after = released(ledger, "web1", now=130, ttl=900, created=True)
+    assert after == [dict(ledger[0], done=130), ledger[1]]
+    assert released(after, "web1", now=140, ttl=900, created=True) == after  # done once, when first released
+    stale = {"a": node(), "b": node()}  # B's facts: no web1 on b
+    assert [r["vm"] for r in live_reservations(after, stale, now=135, ttl=900, facts_since=110)] == ["web1", "web2"]
+    # facts read after web1 was done show it, or show that it is gone: its reservation no longer counts
+    fresh = {"a": node(), "b": node(vms=[("web1", 1024, 2)])}
+    assert [r["vm"] for r in live_reservations(after, fresh, now=135, ttl=900, facts_since=131)] == ["web2"]
+    assert [r["vm"] for r in live_reservations(after, stale, now=135, ttl=900, facts_since=131)] == ["web2"]
+    assert [r["vm"] for r in live_reservations(after, stale, now=135, ttl=900)] == ["web2"]  # facts' age unknown
+    assert [r["vm"] for r in live_reservations(after, stale, now=1031, ttl=900, facts_since=110)] == []  # lapsed
+
+
+def test_a_failed_creates_reservation_goes_at_once():
+    ledger = [dict(REQUEST, node="b", vm="web1", since=100), dict(REQUEST, node="b", vm="old", since=0, done=5)]
+    assert released(ledger, "web1", now=930, ttl=900) == []
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,13 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.vmm.cloud.plugins.module_utils.addresses import reserve_addresses
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import PLACEMENT_SPEC
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import VmmError
-from ansible_collections.vmm.cloud.plugins.module_utils.placement import live_reservations, place, where_is
+from ansible_collections.vmm.cloud.plugins.module_utils.placement import (
+    lapsed,
+    live_reservations,
+    place,
+    released,
+    where_is,
+)
 
 
 class Ledger:
@@ -71,11 +77,12 @@ class ActionModule(ActionBase):
             reservations = ledger.read()
             now = time.time()
             if args["state"] == "released":
-                kept = [r for r in reservations if r["vm"] != args["name"] and now - r["since"] <= args["ttl"]]
-                changed = len(kept) != len(reservations)
+                kept = released(reservations, args["name"], now, args["ttl"], args["created"])
+                changed = kept != reservations
                 if changed and not self._task.check_mode:
                     ledger.write(kept)
-                result.update(changed=changed, msg="released" if changed else "nothing reserved")
+                result.update(changed=changed, msg=("kept as done until facts read later show the VM" if args["created"]
+                                                    else "released") if changed else "nothing reserved")
                 return result
             result.update(self._place(args, ledger, reservations, now))
         return result
@@ -91,7 +98,7 @@ class ActionModule(ActionBase):
         request = {"memory_mib": args["memory"], "vcpus": args["vcpus"], "disk_gib": args["disk_size"],
                    "pool": args["pool"]}
         others = [r for r in reservations if r["vm"] != args["name"]]
-        counted = live_reservations(others, nodes, now, args["ttl"])
+        counted = live_reservations(others, nodes, now, args["ttl"], args["facts_since"])
         started = time.perf_counter()
         chosen, verdicts = place(nodes, request, args["policy"], counted)
         seconds = round(time.perf_counter() - started, 6)
@@ -104,7 +111,7 @@ class ActionModule(ActionBase):
         pools = args["ip_pools"] or self._hostvar(chosen, args["pools_var"], [])
         networks, addresses = self._addresses(pools, args["networks"], nodes, chosen, counted, args["address_taken"])
         if not self._task.check_mode:
-            ledger.write([r for r in others if now - r["since"] <= args["ttl"]] +
+            ledger.write([r for r in others if not lapsed(r, now, args["ttl"])] +
                          [dict(request, node=chosen, vm=args["name"], since=now, addresses=addresses)])
         return {"changed": True, "node": chosen, "existing": False, "verdicts": verdicts, "skipped": skipped,
                 "networks": networks, "addresses": addresses,

@@ -98,6 +98,8 @@ PLACEMENT_SPEC = {
     "state": {"type": "str", "choices": ["reserved", "released"], "default": "reserved"},
     "ledger": {"type": "path", "default": "/var/lib/vmm/placement/reservations.json"},
     "ttl": {"type": "int", "default": 900},
+    "created": {"type": "bool", "default": False},
+    "facts_since": {"type": "float"},
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
     "pools_var": {"type": "str", "default": "vmm_ip_pools"},
     "address_taken": {"type": "list", "elements": "raw", "default": []},

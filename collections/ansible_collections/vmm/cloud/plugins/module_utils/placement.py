@@ -115,16 +115,40 @@ def where_is(nodes, vm_name):
     return sorted(found)
 
 
-def live_reservations(reservations, nodes, now, ttl):
-    """Reservations still holding room: not expired, and not yet a domain on their node."""
+def lapsed(item, now, ttl):
+    """A reservation never released (`since`), or kept after its create (`done`), older than ttl seconds."""
+    return now - item.get("done", item["since"]) > ttl
+
+
+def live_reservations(reservations, nodes, now, ttl, facts_since=None):
+    """Reservations still holding room: not lapsed, and not yet a domain in `nodes`. A created VM's (`done`,
+    see released) counts only while the facts may predate its domain: read since `facts_since`, before it was
+    done. Without facts_since, it does not count (the facts' age unknown: as before creates were kept)."""
     kept = []
     for item in reservations:
-        if now - item["since"] > ttl:
+        if lapsed(item, now, ttl):
+            continue
+        if "done" in item and (facts_since is None or facts_since > item["done"]):
             continue
         facts = nodes.get(item["node"])
         if facts is not None and item["node"] in where_is({item["node"]: facts}, item["vm"]):
             continue
         kept.append(item)
+    return kept
+
+
+def released(reservations, vm_name, now, ttl, created=False):
+    """The ledger once vm_name's create is over. A failed create's reservation goes. A created VM's stays,
+    marked done: a create running at the same time may hold facts read before the domain was defined, where
+    neither the domain nor, without it, the reservation would count its memory and addresses."""
+    kept = []
+    for item in reservations:
+        if item["vm"] == vm_name:
+            if not created:
+                continue
+            item = dict(item, done=item.get("done", now))
+        if not lapsed(item, now, ttl):
+            kept.append(item)
     return kept
 
 

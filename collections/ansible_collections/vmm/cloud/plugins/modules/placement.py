@@ -14,7 +14,8 @@ description:
     against total x O(policy.memory_overcommit) minus O(policy.memory_reserve_mib), vCPUs against logical CPUs x
     O(policy.cpu_overcommit), disk against the pool's free space). Every skipped node comes with its reason.
   - The choice is recorded in a ledger of reservations under an exclusive lock, so that creates running at the
-    same time never count the same room twice. Release the reservation with O(state=released) once the VM exists.
+    same time never count the same room twice. Release the reservation with O(state=released) once the create
+    is over, with O(created=true) when the VM now exists.
   - A VM that already exists on one of the nodes is placed where it is.
 version_added: 0.2.0
 author: vmm contributors (@vmm-dev)
@@ -77,16 +78,29 @@ options:
         type: int
         default: 1
   state:
-    description: V(reserved) chooses a node and reserves room; V(released) drops the VM's reservation.
+    description: V(reserved) chooses a node and reserves room; V(released) ends the VM's reservation.
     type: str
     choices: [reserved, released]
     default: reserved
+  created:
+    description:
+      - With O(state=released), the VM was created. Its reservation is then kept, marked done, and counts for
+        every later placement whose facts were read before it was done (O(facts_since)), since those facts do
+        not show the new domain; a failed create's reservation (V(false)) is dropped at once.
+    type: bool
+    default: false
+  facts_since:
+    description:
+      - Time (seconds since the epoch, controller clock) before the candidates' facts were read. Reservations
+        of creates done before it no longer count, the facts showing their VMs (or that they are gone).
+        Unset, the facts' age is unknown and done reservations do not count.
+    type: float
   ledger:
     description: The reservations file on the controller.
     type: path
     default: /var/lib/vmm/placement/reservations.json
   ttl:
-    description: Seconds after which a reservation lapses even if never released.
+    description: Seconds after which a reservation lapses even if never released (or, done, after it was done).
     type: int
     default: 900
   ip_pools:
