@@ -109,6 +109,7 @@ def lab_nodes():
     state = json.loads((LAB_DIR / "state.json").read_text())
     for node in state["nodes"]:
         hook = LAB_DIR / "nodes" / node / "root" / "etc" / "libvirt" / "hooks" / "qemu"
+        hook.parent.mkdir(mode=0o755, exist_ok=True)  # a node's /etc/libvirt copies the host's, which may have none
         hook.write_text(QEMU_HOOK)  # before the bootstrap starts the node's libvirtd, which looks for it then
         hook.chmod(0o755)
     image = subprocess.run([str(Path(__file__).parents[2] / "scripts" / "build-demo-image")], capture_output=True,
