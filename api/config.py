@@ -26,6 +26,8 @@ class Settings:
     # with other processes is looked at
     ha_interval: float = 30.0  # seconds between the HA watcher's looks at the nodes; 0 = no watcher
     job_nice: int = 10  # niceness of jobs' runners: requests keep the CPU they need while jobs run; 0 = none
+    serve_rt_priority: int = 1  # SCHED_RR priority of the threads of `serve` handling requests (api/realtime.py):
+    # a request never waits behind the jobs' playbooks for a time slice; 0 = normal scheduling
     sync_interval: float = 300.0  # seconds between scheduled inventory_sync jobs; 0 = none
 
     def nodes_inventory(self):

@@ -163,3 +163,60 @@ def test_serving_alone_beside_a_job_service_process(servers, sqlite_url):
 
     refused = server.cli("work", check=False)  # a job service with no workers is a mistake, said so
     assert refused.returncode == 2 and "VMM_API_WORKERS is 0" in refused.stderr
+
+
+def _policy(tid):
+    return os.sched_getscheduler(tid) & ~os.SCHED_RESET_ON_FORK
+
+
+def _descendants(pid):
+    """pid and the processes under it."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], []))
+    return found
+
+
+def test_requests_are_served_real_time_and_jobs_run_normal(servers, sqlite_url):
+    """serve's request threads in SCHED_RR (requests never wait behind the jobs' playbooks for a time slice),
+    the job's runner and its playbook back in the normal class at VMM_API_JOB_NICE. Control: a server with
+    VMM_API_SERVE_RT_PRIORITY=0 stays normal."""
+    server = servers(sqlite_url).start()
+    token = server.token("admin", "admin")
+    status, job = _http(server, token, "POST", "/api/v1/jobs", {"operation": "node_bootstrap"})
+    assert status == 202, job
+    _wait(server, token, job["id"], ("running",))
+    runner = _runner_pid(sqlite_url, job["id"])
+    deadline = time.monotonic() + 60
+    while len(members := _descendants(runner)) < 2:  # the runner and its ansible-playbook
+        assert time.monotonic() < deadline, (members, _http(server, token, "GET", f"/api/v1/jobs/{job['id']}"))
+        time.sleep(0.05)
+    seen = {}
+    for member in members:
+        try:
+            seen[member] = (_policy(member), os.getpriority(os.PRIO_PROCESS, member))
+        except ProcessLookupError:  # one of the playbook's own forks, ended since
+            continue
+    assert runner in seen and set(seen.values()) == {(os.SCHED_OTHER, 10)}, seen
+    for _ in range(20):
+        assert _http(server, token, "GET", "/api/v1/me")[0] == 200
+    pid = server.process.pid
+    threads = {int(task.name): _policy(int(task.name)) for task in Path(f"/proc/{pid}/task").iterdir()}
+    assert threads[pid] == os.SCHED_RR, threads  # waitress's own thread: reads and dispatches requests
+    assert list(threads.values()).count(os.SCHED_RR) >= 2, threads  # and the worker(s) that served /me
+    assert os.sched_getparam(pid).sched_priority == 1
+    assert os.SCHED_OTHER in threads.values(), threads  # the job workers' threads are not real-time
+    _wait(server, token, job["id"], ("successful", "failed", "error", "canceled"))
+
+    normal = servers(sqlite_url, serve_rt_priority=0).start()
+    assert _http(normal, token, "GET", "/api/v1/me")[0] == 200
+    policies = {_policy(int(task.name)) for task in Path(f"/proc/{normal.process.pid}/task").iterdir()}
+    assert policies == {os.SCHED_OTHER}, policies
