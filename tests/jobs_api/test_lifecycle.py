@@ -87,14 +87,19 @@ def _runner_pid(database, job_id):
         store.dispose()
 
 
+def _bootstrap_running(server, database):
+    """(admin token, job, runner pid) of a node_bootstrap job `server` runs now."""
+    token = server.token("admin", "admin")
+    status, job = _http(server, token, "POST", "/api/v1/jobs", {"operation": "node_bootstrap"})
+    assert status == 202, job
+    _wait(server, token, job["id"], ("running",))
+    return token, job, _runner_pid(database, job["id"])
+
+
 def _kill_api_during_a_job(servers, database):
     """(token, job, runner pid) of a node_bootstrap job whose API process was killed while it ran."""
     first = servers(database).start()
-    token = first.token("admin", "admin")
-    status, job = _http(first, token, "POST", "/api/v1/jobs", {"operation": "node_bootstrap"})
-    assert status == 202, job
-    _wait(first, token, job["id"], ("running",))
-    pid = _runner_pid(database, job["id"])
+    token, job, pid = _bootstrap_running(first, database)
     first.kill(signal.SIGKILL)
     return token, job, pid
 
@@ -190,11 +195,7 @@ def test_requests_are_served_real_time_and_jobs_run_normal(servers, sqlite_url):
     the job's runner and its playbook back in the normal class at VMM_API_JOB_NICE. Control: a server with
     VMM_API_SERVE_RT_PRIORITY=0 stays normal."""
     server = servers(sqlite_url).start()
-    token = server.token("admin", "admin")
-    status, job = _http(server, token, "POST", "/api/v1/jobs", {"operation": "node_bootstrap"})
-    assert status == 202, job
-    _wait(server, token, job["id"], ("running",))
-    runner = _runner_pid(sqlite_url, job["id"])
+    token, job, runner = _bootstrap_running(server, sqlite_url)
     deadline = time.monotonic() + 60
     while len(members := _descendants(runner)) < 2:  # the runner and its ansible-playbook
         assert time.monotonic() < deadline, (members, _http(server, token, "GET", f"/api/v1/jobs/{job['id']}"))
