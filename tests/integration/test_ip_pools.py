@@ -134,7 +134,6 @@ def test_eight_concurrent_creates_on_a_pool_of_six(image, conn):
     assert all(vm_files(name) == [] for name in names)
 
 
-
 def test_a_create_done_after_the_facts_were_read_still_holds_its_address(tmp_path):
     """The race of concurrent creates, in order: B reads the node's facts, A is placed, created and released,
     then B is placed on its facts, which do not show A's VM. A's reservation, kept as done, still counts for B,
@@ -164,6 +163,7 @@ def test_a_create_done_after_the_facts_were_read_still_holds_its_address(tmp_pat
     gone = run_task("vmm.cloud.placement", {"name": "it-race-b", "state": "released", "ledger": common["ledger"]})
     assert gone["changed"], gone
     assert "it-race-b" not in [r["vm"] for r in json.loads((tmp_path / "reservations.json").read_text())]
+
 
 def test_pools_playbooks(image, vm_name):
     created = run_task("vmm.cloud.vm", vm_args(vm_name, image))

@@ -98,7 +98,6 @@ def test_live_reservations_drop_expired_and_realised():
     assert [r["vm"] for r in live_reservations(reservations, nodes, now=150, ttl=100)] == ["web2"]
 
 
-
 def test_a_created_vms_reservation_counts_for_facts_read_before_it_was_done():
     """The race of two creates: B read the facts before A's domain was defined, and places after A released."""
     ledger = [dict(REQUEST, node="b", vm="web1", since=100, addresses=["10.0.0.10"]),
