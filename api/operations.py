@@ -77,6 +77,11 @@ OPERATIONS = {op.name: op for op in (
               description="Delete a VM with its overlay and seed (never its image); a running VM is stopped "
                           "first, forced after shutdown_timeout seconds.",
               schema=_with_default(vm_schema(("name", "shutdown_timeout")), "shutdown_timeout", 0)),
+    Operation(name="vm_reinstall", kind="vm", playbook="playbooks/vm_reinstall.yml", timeout=1800,
+              description="Reinstall a VM: a new system disk from `image` (the VM's own image when unset) and, with "
+                          "cloud_init, a new seed (new password or keys); name, UUID, MACs, addresses, owner and "
+                          "sizes stay, the old system disk and the VM's snapshots go. The VM runs afterwards.",
+              schema=vm_schema(("name", "image", "cloud_init", "wait_for_ip", "wait_timeout"))),
     _power("vm_start", "running", "Start a VM."),
     _power("vm_stop", "stopped", "Shut a VM down (ACPI, forced after shutdown_timeout seconds)."),
     _power("vm_restart", "restarted", "Restart a VM."),

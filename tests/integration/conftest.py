@@ -74,8 +74,9 @@ def vm_name(request, conn):
     if dom is not None:
         if dom.isActive():
             dom.destroy()
-        dom.undefine()
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     for path in (Path(f"/var/lib/vmm/disks/{name}.qcow2"), Path(f"/var/lib/vmm/disks/{name}-seed.iso"),
+                 Path(f"/var/lib/vmm/disks/{name}.qcow2.new"), Path(f"/var/lib/vmm/disks/{name}-seed.iso.new"),
                  Path(f"/var/log/vmm/console/{name}.log")):
         if path.exists():
             path.unlink()

@@ -229,7 +229,7 @@ def remove_vm_now(name):
         dom = conn.lookupByName(name)
         if dom.isActive():
             dom.destroy()
-        dom.undefine()
+        dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     except libvirt.libvirtError:
         pass  # not there
     finally:

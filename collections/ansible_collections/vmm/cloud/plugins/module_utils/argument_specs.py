@@ -120,7 +120,8 @@ UPLINK_BRIDGE_SPEC = {
 VM_SPEC = {
     "name": {"type": "str", "required": True},
     "uri": URI_OPTION,
-    "state": {"type": "str", "default": "present", "choices": ["present", "running", "stopped", "restarted", "absent"]},
+    "state": {"type": "str", "default": "present",
+              "choices": ["present", "running", "stopped", "restarted", "reinstalled", "absent"]},
     "image": {"type": "str"},
     "clone": {"type": "str", "default": "overlay", "choices": ["overlay", "full"]},
     "vcpus": {"type": "int"},
@@ -146,6 +147,7 @@ VM_SPEC = {
     "ip_pools": {"type": "list", "elements": "dict", "default": []},
     "address_taken": {"type": "list", "elements": "raw", "default": []},
     "anti_spoofing": {"type": "bool", "default": True},
+    "snapshot_limit": {"type": "int"},
 }
 
 VM_ADDRESS_SPEC = {

@@ -17,7 +17,7 @@ except ImportError:  # reported by module_runner.require_libraries()
 
 METADATA_NS = "https://vmm.dev/xmlns/vm/1.0"
 _M = f"{{{METADATA_NS}}}"
-_META_TEXT = ("owner", "image", "created", "cluster", "seed-sha256")
+_META_TEXT = ("owner", "image", "created", "reinstalled", "cluster", "seed-sha256", "snapshot-limit")
 _MEMORY_UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1024 ** 2, "mib": 1024 ** 2,
                  "mb": 1000 ** 2, "g": 1024 ** 3, "gib": 1024 ** 3, "gb": 1000 ** 3}
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"
@@ -170,6 +170,8 @@ def _parse_metadata(root):
     meta["addresses"] = [_parse_held(ip) for ip in holder.iterfind(f"{_M}ips/{_M}ip") if ip.text and ip.get("mac")]
     meta["managed_disks"] = [d.text for d in holder.iterfind(f"{_M}managed-disks/{_M}disk") if d.text]
     meta["ha"] = holder.findtext(_M + "ha") == "true"
+    limit = meta["snapshot_limit"]
+    meta["snapshot_limit"] = int(limit) if limit and limit.isdigit() else None
     return meta
 
 

@@ -240,6 +240,43 @@ class LibvirtClient:
                         found[mac].append(ip)
         return found
 
+    # --- snapshots -----------------------------------------------------------
+
+    def snapshot_names(self, dom):
+        return [snap.getName() for snap in self._call(f"listing the snapshots of {dom.name()}",
+                                                      dom.listAllSnapshots, 0)]
+
+    def snapshots_xml(self, dom):
+        """The definitions of the domain's snapshots, in no particular order."""
+        return [self._call(f"reading snapshot {snap.getName()}", snap.getXMLDesc, 0)
+                for snap in self._call(f"listing the snapshots of {dom.name()}", dom.listAllSnapshots, 0)]
+
+    def find_snapshot(self, dom, name):
+        try:
+            return dom.snapshotLookupByName(name, 0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT:
+                return None
+            raise self.failure(f"looking up snapshot {name} of {dom.name()}", exc) from None
+
+    def create_snapshot(self, dom, xml, flags=0):
+        return self._call(f"taking a snapshot of {dom.name()}", dom.snapshotCreateXML, xml, flags)
+
+    def revert_snapshot(self, dom, name):
+        """Back to snapshot `name`: its disks and, for one taken with the memory, the running guest."""
+        snap = self._call(f"looking up snapshot {name}", dom.snapshotLookupByName, name, 0)
+        self._call(f"reverting {dom.name()} to snapshot {name}", dom.revertToSnapshot, snap, 0)
+
+    def delete_snapshot(self, dom, name):
+        snap = self._call(f"looking up snapshot {name}", dom.snapshotLookupByName, name, 0)
+        self._call(f"deleting snapshot {name} of {dom.name()}", snap.delete, 0)
+
+    def forget_snapshot(self, dom, name):
+        """Drop libvirt's record of a snapshot whose data goes away with its disk."""
+        snap = self._call(f"looking up snapshot {name}", dom.snapshotLookupByName, name, 0)
+        self._call(f"dropping snapshot {name} of {dom.name()}", snap.delete,
+                   libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
+
     # --- storage, networks, host -------------------------------------------
 
     def pool_path(self, name, field="pool"):

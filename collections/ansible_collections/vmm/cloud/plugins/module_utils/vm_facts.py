@@ -46,5 +46,7 @@ def vm_facts(facts, state, leases=None, autostart=None, disk_size=None):
         "cluster": meta.get("cluster"),
         "image": meta.get("image"),
         "created": meta.get("created"),
+        "reinstalled": meta.get("reinstalled"),
+        "snapshot_limit": meta.get("snapshot_limit"),
         "ha": bool(meta.get("ha")),
     }

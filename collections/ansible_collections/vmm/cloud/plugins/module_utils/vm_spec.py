@@ -200,7 +200,7 @@ def _optional_int(params, key, minimum=1, maximum=None):
     return check_positive_int(params[key], key, minimum=minimum, maximum=maximum)
 
 
-STATES = ("present", "running", "stopped", "restarted", "absent")
+STATES = ("present", "running", "stopped", "restarted", "reinstalled", "absent")
 CLONE_MODES = ("overlay", "full")
 DOMAIN_TYPES = ("auto", "kvm", "qemu")
 
@@ -252,6 +252,7 @@ def normalize_request(params):
         "cluster": check_name(params["cluster"], field="cluster") if params.get("cluster") else None,
         "ha": params.get("ha"),
         "autostart": params.get("autostart"),
+        "snapshot_limit": _optional_int(params, "snapshot_limit", minimum=0, maximum=1000),
     }
     request.update(_operation(params))
     if params.get("networks") is not None:
@@ -305,7 +306,8 @@ def new_spec(request, *, uuid, domain_type, machine, disks, serial_log, image, c
     meta = {"owner": request["owner"], "image": image, "created": created, "cluster": request["cluster"],
             "ips": _record_ips(request["interfaces"], request["cloud_init"].get("network_config")),
             "addresses": held_addresses(request["interfaces"]), "seed_sha256": seed_sha256,
-            "ha": request["ha"], "managed_disks": [d["path"] for d in disks if d.get("managed")]}
+            "ha": request["ha"], "managed_disks": [d["path"] for d in disks if d.get("managed")],
+            "snapshot_limit": request["snapshot_limit"]}
     return {
         "name": request["name"], "uuid": uuid, "domain_type": domain_type, "machine": machine, "arch": "x86_64",
         "vcpus": request["vcpus"], "max_vcpus": request["max_vcpus"],
@@ -337,7 +339,8 @@ def updated_spec(current, request, *, domain_type, seed_sha256):
     meta = dict(current["metadata"], seed_sha256=seed_sha256 or current["metadata"].get("seed_sha256"),
                 owner=_keep(request["owner"], current["metadata"].get("owner")),
                 cluster=_keep(request["cluster"], current["metadata"].get("cluster")),
-                ha=_keep(request["ha"], current["metadata"].get("ha")))
+                ha=_keep(request["ha"], current["metadata"].get("ha")),
+                snapshot_limit=_keep(request["snapshot_limit"], current["metadata"].get("snapshot_limit")))
     if request["cloud_init"] is not None:
         meta["ips"] = _record_ips(nics, request["cloud_init"].get("network_config"))
     elif request["interfaces"] is not None:
@@ -383,6 +386,7 @@ def managed_view(facts):
         "ha": bool(facts["metadata"].get("ha")),
         "ips": list(facts["metadata"].get("ips") or []),
         "seed_sha256": facts["metadata"].get("seed_sha256"),
+        "snapshot_limit": facts["metadata"].get("snapshot_limit"),
     }
 
 

@@ -29,8 +29,14 @@ options:
     description:
       - V(present) defines the VM without changing its power state; V(running), V(stopped) and V(restarted) also set
         the power state; V(absent) removes the VM, its overlay and its seed, never the base image.
+      - V(reinstalled) gives an existing VM a new system disk from O(image) (the image it was made from when unset)
+        and, with O(cloud_init), a new seed (new password or keys; the old seed stays otherwise). Name, UUID, MACs,
+        addresses, owner and sizes stay; O(disk_size) may grow the new disk, never shrink it. The new disk and seed
+        are made beside the old ones first, so a failure leaves the VM as it was; then the VM is powered off, its
+        snapshots (which lived in the old disk) are dropped, the files are swapped and the VM is started. It
+        changes the VM at every run, as V(restarted) does.
     type: str
-    choices: [present, running, stopped, restarted, absent]
+    choices: [present, running, stopped, restarted, reinstalled, absent]
     default: present
   image:
     description: Image store name or absolute path of the base image; required to create.
@@ -211,6 +217,12 @@ options:
         this option says.
     type: bool
     default: true
+  snapshot_limit:
+    description:
+      - How many snapshots M(vmm.cloud.vm_snapshot) may keep of this VM (recorded in its metadata; an
+        administrator's setting, not among the options the jobs API takes from users). Unset keeps the current
+        limit; a VM without one takes the limit the snapshot module is given.
+    type: int
 extends_documentation_fragment:
   - vmm.cloud.ip_pools
 notes:
@@ -256,6 +268,14 @@ EXAMPLES = r"""
     memory: 4096
     max_memory: 8192
 
+- name: Reinstall it from another image with a new password (same name, addresses and size)
+  vmm.cloud.vm:
+    name: web1
+    state: reinstalled
+    image: debian-12-v2
+    cloud_init:
+      password: "{{ new_password }}"
+
 - name: Delete it with its disks
   vmm.cloud.vm:
     name: web1
@@ -282,6 +302,9 @@ vm:
     guest_agent: {channel: true, connected: true}
     owner: alice
     image: debian-12
+    created: "2026-11-28T10:00:00Z"
+    reinstalled: null
+    snapshot_limit: null
 update:
   description: How changes to an existing VM were applied.
   returned: always
@@ -306,6 +329,20 @@ shutdown_through:
   description: How a graceful stop asked the guest, V(guest_agent) or V(acpi) (the power button).
   returned: when the VM stopped gracefully
   type: str
+reinstalled:
+  description: What a reinstall did.
+  returned: when O(state=reinstalled)
+  type: dict
+  contains:
+    image:
+      description: The image the new system disk comes from.
+      type: str
+    disk:
+      description: Path of the system disk that was replaced.
+      type: str
+    seed_rewritten:
+      description: Whether a new seed was written (O(cloud_init) given).
+      type: bool
 domain_type_source:
   description: Why a new VM got its domain type (requested, probe or capabilities).
   returned: when a domain type was chosen
