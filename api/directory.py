@@ -25,6 +25,11 @@ def vm_row(vm, node, seen_at):
     return row
 
 
+def snapshot_row(snapshot):
+    """What the directory keeps of one of a VM's snapshots (vmm.cloud.vm_snapshot's facts)."""
+    return {key: snapshot.get(key) for key in ("name", "description", "created", "state", "memory", "parent")}
+
+
 def node_row(name, facts, seen_at):
     """A directory row from a node's vmm.cloud.node_info facts (or the stub of an unreachable node)."""
     reachable = not facts.get("unreachable") and facts.get("libvirtd_alive", True)
@@ -61,7 +66,10 @@ class Directory:
         now = utcnow()
         vm = artifacts.get("vm")
         if isinstance(vm, dict) and vm.get("name") and artifacts.get("node"):
-            self.store.record_vm(vm_row(vm, artifacts["node"], now))
+            row = vm_row(vm, artifacts["node"], now)
+            if isinstance(artifacts.get("snapshots"), list):
+                row["snapshots"] = [snapshot_row(snap) for snap in artifacts["snapshots"] if isinstance(snap, dict)]
+            self.store.record_vm(row)
         for move in (artifacts.get("moves") or []) + (artifacts.get("restarted") or []):
             if move.get("name") and move.get("to"):
                 self.store.move_vm(move["name"], move["to"], now)

@@ -54,6 +54,17 @@ def vm_detail(name):
     return jsonify({**vm_json(vm, url_for("api_v1_directory.vm_list")), "jobs": [job_json(job) for job in jobs]})
 
 
+@bp.get("/vms/<name>/snapshots")
+def vm_snapshots(name):
+    """The VM's snapshots, oldest first, as its last vm_snapshot or vm_reinstall job saw them."""
+    vm = services().store.get_vm(_checked_name(name))
+    if vm is None or not services().access.can_see_vm(g.user, vm):
+        raise ApiError(404, f"No VM {name[:64]} is yours to see.")
+    snapshots = vm.get("snapshots") or []
+    return jsonify({"vm": vm["name"], "count": len(snapshots), "results": snapshots,
+                    "known": vm.get("snapshots") is not None})
+
+
 @bp.get("/nodes")
 def node_list():
     require_admin()

@@ -122,6 +122,16 @@ def _vm_schema(with_jobs=False):
     return schema
 
 
+def _snapshots_schema():
+    snapshot = {"type": "object", "required": ["name", "created", "state", "memory"], "properties": {
+        "name": STRING, "description": NULLABLE_STRING, "created": NULLABLE_STRING,
+        "state": {"type": "string", "description": "the VM's state when it was taken"},
+        "memory": {"type": "boolean", "nullable": True}, "parent": NULLABLE_STRING}}
+    return {"type": "object", "required": ["vm", "count", "results", "known"], "properties": {
+        "vm": STRING, "count": {"type": "integer", "minimum": 0}, "results": {"type": "array", "items": snapshot},
+        "known": {"type": "boolean", "description": "false until a vm_snapshot or vm_reinstall job of the VM ended"}}}
+
+
 def _pool_schema():
     address = {"type": "object", "required": ["address", "vm"], "properties": {
         "address": STRING, "vm": {"type": "string", "description": "the VM holding it"}}}
@@ -148,6 +158,11 @@ def _directory_paths():
         "/api/v1/vms/{name}": {"get": {
             "summary": "One VM, with the latest jobs that touched it", "parameters": _parameters("name"),
             "responses": {"200": _json(_vm_schema(with_jobs=True)), "400": ERRORS["400"], "401": ERRORS["401"],
+                          "404": _error("No such VM of the caller's")}}},
+        "/api/v1/vms/{name}/snapshots": {"get": {
+            "summary": "The VM's snapshots, oldest first, as its last vm_snapshot or vm_reinstall job saw them",
+            "parameters": _parameters("name"),
+            "responses": {"200": _json(_snapshots_schema()), "400": ERRORS["400"], "401": ERRORS["401"],
                           "404": _error("No such VM of the caller's")}}},
         "/api/v1/nodes": {"get": {
             "summary": "Nodes with health and free room, from the last sync or node job (admin)",

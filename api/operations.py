@@ -26,6 +26,16 @@ VM_CREATE_OPTIONS = ("name", "image", "clone", "vcpus", "max_vcpus", "memory", "
                      "wait_for_ip", "wait_timeout")
 
 
+# vars of vm_snapshot: the VM's `name` and the snapshot's (vmm.cloud.vm_snapshot's `vm` and `name`)
+VM_SNAPSHOT_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "snapshot": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["present", "absent", "restored"], "default": "present"},
+    "memory": {"type": "bool"},
+    "description": {"type": "str"},
+}
+
+
 @dataclass(frozen=True)
 class Operation:
     name: str
@@ -82,6 +92,12 @@ OPERATIONS = {op.name: op for op in (
                           "cloud_init, a new seed (new password or keys); name, UUID, MACs, addresses, owner and "
                           "sizes stay, the old system disk and the VM's snapshots go. The VM runs afterwards.",
               schema=vm_schema(("name", "image", "cloud_init", "wait_for_ip", "wait_timeout"))),
+    Operation(name="vm_snapshot", kind="vm", playbook="playbooks/vm_snapshot.yml", timeout=1800,
+              description="Take (state present), revert to (restored) or delete (absent) the VM's snapshot `snapshot`. "
+                          "A running VM's snapshot has its memory (a revert brings the guest back running), a stopped "
+                          "VM's its disks; a VM keeps at most its snapshot limit. GET /api/v1/vms/{name}/snapshots "
+                          "lists them.",
+              schema=object_schema(VM_SNAPSHOT_OPTIONS)),
     _power("vm_start", "running", "Start a VM."),
     _power("vm_stop", "stopped", "Shut a VM down (ACPI, forced after shutdown_timeout seconds)."),
     _power("vm_restart", "restarted", "Restart a VM."),

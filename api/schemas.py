@@ -64,6 +64,8 @@ FORMATS = {
     "nic": {"type": "integer", "minimum": 0, "maximum": 15},
     "count": {"type": "integer", "minimum": 1, "maximum": 64},
     "console.password": {**ONE_LINE, "minLength": 1, "maxLength": 8},  # VNC passwords are 8 characters at most
+    "snapshot": NAME,
+    "description": {**ONE_LINE, "maxLength": 1024},
 }
 
 SECRET_PATHS = {"cloud_init.password", "console.password"}
@@ -90,6 +92,8 @@ def _option_schema(path, option):
         schema = {"type": "array", "items": items, "maxItems": 16}
     elif kind == "dict":
         schema = object_schema(option["options"], path=path) if "options" in option else {"type": "object"}
+    elif kind == "bool":  # whatever FORMATS has under that name (vm_snapshot's memory is not vm_create's)
+        schema = {"type": "boolean"}
     elif kind == "str" or path in FORMATS:
         schema = _format(path)
     else:

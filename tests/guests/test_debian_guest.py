@@ -164,6 +164,31 @@ def test_vmm_freezes_the_guest_filesystems_through_the_agent(guest):
         client.close()
 
 
+def test_snapshot_revert_takes_back_a_file_written_after_it(guest, conn):
+    """A running guest's snapshot with its memory; the file written after it is gone after the revert, and the
+    guest runs on from the snapshot (its agent answers, its boot id is the same)."""
+    boot_id = guest.output("cat /proc/sys/kernel/random/boot_id").strip()
+    taken = run_task("vmm.cloud.vm_snapshot", {"vm": guest.name, "name": "rg-before"})
+    assert taken["changed"] is True and taken["snapshot"]["memory"] is True, taken
+    guest.output("echo after > /var/tmp/after-snapshot && sync")
+    assert guest.output("cat /var/tmp/after-snapshot").strip() == "after"
+
+    reverted = run_task("vmm.cloud.vm_snapshot", {"vm": guest.name, "name": "rg-before", "state": "restored"})
+    assert reverted["changed"] is True and reverted["vm"]["state"] == "running", reverted
+    deadline = time.monotonic() + 60
+    while True:  # the agent's channel comes back with the restored guest
+        try:
+            code, _out, _err = guest.run("test -e /var/tmp/after-snapshot")
+            break
+        except libvirt.libvirtError:
+            assert time.monotonic() < deadline, "the guest agent did not answer after the revert"
+            time.sleep(1)
+    assert code == 1  # the file is not there
+    assert guest.output("cat /proc/sys/kernel/random/boot_id").strip() == boot_id  # not rebooted: restored
+    assert run_task("vmm.cloud.vm_snapshot", {"vm": guest.name, "name": "rg-before", "state": "absent"})["changed"]
+    assert conn.lookupByName(guest.name).snapshotNum(0) == 0
+
+
 def test_vmm_own_seed_gives_the_nic_its_dhcp_address(vmm_seed_guest, conn):
     """The case of the issue: no network_config of the VM's own. ENI once rendered vmm's default as
     `iface nics` and the guest got no address; now the NIC vmm pinned is eth0 with its lease."""

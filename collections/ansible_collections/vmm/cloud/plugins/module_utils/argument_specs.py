@@ -167,6 +167,16 @@ VM_INFO_SPEC = {
     "uri": URI_OPTION,
 }
 
+VM_SNAPSHOT_SPEC = {
+    "vm": {"type": "str", "required": True},
+    "name": {"type": "str", "required": True},
+    "uri": URI_OPTION,
+    "state": {"type": "str", "choices": ["present", "absent", "restored"], "default": "present"},
+    "memory": {"type": "bool"},
+    "description": {"type": "str"},
+    "limit": {"type": "int"},
+}
+
 VM_MIGRATE_SPEC = {
     "name": {"type": "str", "required": True},
     "uri": URI_OPTION,
