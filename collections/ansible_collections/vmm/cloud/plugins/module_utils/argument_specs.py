@@ -57,6 +57,7 @@ HA_VM_SPEC = {
 IMAGE_SPEC = {
     "name": {"type": "str", "required": True},
     "src": {"type": "str"},
+    "vm": {"type": "str"},
     "checksum": {"type": "str"},
     "os": {"type": "str"},
     "description": {"type": "str"},

@@ -125,6 +125,29 @@ class ImageStore:
         self.client.refresh_pool(self.pool)
         return meta
 
+    def capture(self, name, disk, disk_format, metadata):
+        """A standalone qcow2 image `name` from a VM's disk, its backing chain merged in (qemu-img convert),
+        written under a temporary name and renamed once whole, as register() does."""
+        path = os.path.join(self.directory, f"{name}.qcow2")
+        partials = (f"{path}.partial", f"{self._meta_path(name)}.partial")
+        try:
+            self.qemu_img.convert(disk, disk_format, partials[0])
+            os.chmod(partials[0], 0o644)
+            info = self.qemu_img.info(partials[0])
+            meta = {"name": name, "path": path, "format": "qcow2", "virtual_size": info["virtual-size"],
+                    "sha256": file_sha256(partials[0]), "registered": utc_now(), **metadata}
+            with open(partials[1], "w") as handle:
+                json.dump(meta, handle, indent=2, sort_keys=True)
+        except (OSError, VmmError):
+            for partial in partials:
+                if os.path.lexists(partial):
+                    os.remove(partial)
+            raise
+        os.replace(partials[0], path)
+        os.replace(partials[1], self._meta_path(name))
+        self.client.refresh_pool(self.pool)
+        return meta
+
     def _write_error(self, name, src, exc):
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             free = shutil.disk_usage(self.directory).free

@@ -23,6 +23,12 @@ options:
   src:
     description: Path on the node, or an C(http://) or C(https://) URL, of the image to register.
     type: str
+  vm:
+    description:
+      - Make the image from the system disk (the first writable disk) of this VM on the node, which must be stopped,
+        instead of O(src). The disk is flattened (its backing image merged in) into a standalone qcow2 image.
+      - An image of that name that exists is left as it is; delete it first to take it again.
+    type: str
   checksum:
     description: Expected SHA-256 of O(src); the registration fails when the content differs.
     type: str
@@ -57,6 +63,12 @@ EXAMPLES = r"""
     src: /srv/images/debian-12.qcow2
     os: debian12
 
+- name: An image of the stopped VM web1's disk, for new VMs like it
+  vmm.cloud.image:
+    name: web1-golden
+    vm: web1
+    description: web1 after its setup
+
 - name: Delete it (refused while a VM uses it)
   vmm.cloud.image:
     name: debian-12
@@ -83,9 +95,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_file
 
 from ansible_collections.vmm.cloud.plugins.module_utils.argument_specs import IMAGE_SPEC
-from ansible_collections.vmm.cloud.plugins.module_utils.errors import ValidationError
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
+from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, NotFoundError, ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import file_sha256
 from ansible_collections.vmm.cloud.plugins.module_utils.module_runner import run_module
+from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 
 
 def local_source(module):
@@ -98,10 +112,38 @@ def local_source(module):
     return src
 
 
+def from_vm(context, log):
+    """The image `name` taken from the system disk of the stopped VM `vm`."""
+    params = context.module.params
+    store = context.images
+    current = store.get(params["name"])
+    if current is not None:
+        return {"image": current}
+    vm = check_name(params["vm"], field="vm")
+    dom = context.client.find_domain(vm)
+    if dom is None:
+        raise NotFoundError(f"vm: no VM called {vm} on {context.client.uri}", field="vm")
+    if context.client.domain_state(dom) != "shutoff":
+        raise ConflictError(f"vm: VM {vm} is {context.client.domain_state(dom)}; stop it first (a running guest's disk "
+                            "is not consistent)", field="vm")
+    facts = parse_domain_xml(context.client.domain_xml(dom, inactive=True))
+    disk = next((d for d in facts["disks"] if d["device"] == "disk" and not d["readonly"] and d["path"]), None)
+    if disk is None:
+        raise ConflictError(f"vm: VM {vm} has no writable disk to make an image of", field="vm")
+    metadata = {key: params[key] for key in ("os", "description") if params[key]}
+    metadata.update(source=f"vm:{vm}", source_disk=disk["path"])
+    planned = {"name": params["name"], "format": "qcow2", "source": metadata["source"]}
+    image = log.apply(f"created image {params['name']} from {disk['path']} of VM {vm}", store.capture,
+                      params["name"], disk["path"], disk["format"] or "qcow2", metadata)
+    return {"image": image or planned, "before": None, "after": planned}
+
+
 def state_present(context, log):
     params = context.module.params
+    if params["vm"]:
+        return from_vm(context, log)
     if not params["src"]:
-        raise ValidationError("src: required with state=present", field="src")
+        raise ValidationError("src: required with state=present (or vm)", field="src")
     src = local_source(context.module)
     if params["checksum"] and file_sha256(src) != params["checksum"].lower():
         raise ValidationError(f"checksum: {params['src']} does not have SHA-256 {params['checksum']}",
@@ -137,7 +179,7 @@ def work(context):
 
 
 def main():
-    module = AnsibleModule(argument_spec=IMAGE_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=IMAGE_SPEC, supports_check_mode=True, mutually_exclusive=[("src", "vm")])
     run_module(module, work)
 
 
