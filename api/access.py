@@ -59,6 +59,9 @@ class Access:
             return {**variables, "owner": user["name"], "keep_owner": True}, user["name"]
         if not exists or owner != user["name"]:
             raise ApiError(403, FORBIDDEN_VM)
+        if operation.name == "vm_restore" and (variables.get("restore_as") or variables.get("owner")):
+            raise ApiError(403, "vars.restore_as: restoring a backup as a new VM is for administrators.",
+                           field="vars.restore_as")
         if operation.name == "vm_reinstall":  # the node checks the owner too, whatever the directory says
             return {**variables, "owner": user["name"], "keep_owner": True}, owner
         return variables, owner

@@ -30,6 +30,15 @@ def snapshot_row(snapshot):
     return {key: snapshot.get(key) for key in ("name", "description", "created", "state", "memory", "parent")}
 
 
+def backup_row(backup):
+    """What the directory keeps of one of a VM's backups (vmm.cloud.vm_backup's facts)."""
+    disks = [disk for disk in backup.get("disks") or [] if isinstance(disk, dict)]
+    return {"name": backup.get("name"), "created": backup.get("created"), "node": backup.get("node"),
+            "consistency": backup.get("consistency"), "vm_state": backup.get("vm_state"),
+            "size": sum(disk.get("size") or 0 for disk in disks),
+            "disks": [{key: disk.get(key) for key in ("target", "virtual_size", "size", "sha256")} for disk in disks]}
+
+
 def node_row(name, facts, seen_at):
     """A directory row from a node's vmm.cloud.node_info facts (or the stub of an unreachable node)."""
     reachable = not facts.get("unreachable") and facts.get("libvirtd_alive", True)
@@ -69,6 +78,8 @@ class Directory:
             row = vm_row(vm, artifacts["node"], now)
             if isinstance(artifacts.get("snapshots"), list):
                 row["snapshots"] = [snapshot_row(snap) for snap in artifacts["snapshots"] if isinstance(snap, dict)]
+            if isinstance(artifacts.get("backups"), list) and vm["name"] == job["vars"].get("name"):
+                row["backups"] = [backup_row(backup) for backup in artifacts["backups"] if isinstance(backup, dict)]
             self.store.record_vm(row)
         for move in (artifacts.get("moves") or []) + (artifacts.get("restarted") or []):
             if move.get("name") and move.get("to"):

@@ -64,6 +64,7 @@ vms = sa.Table(
     sa.Column("cluster", sa.String(64)),
     sa.Column("ha", sa.Boolean, nullable=False),
     sa.Column("last_seen", Instant, nullable=False),  # when a node last said this
+    sa.Column("backups", sa.JSON),  # as the VM's last vm_backup or vm_restore job left them; NULL: not known
     sa.Column("snapshots", sa.JSON),  # as the VM's last vm_snapshot (or reinstall) job left them; NULL: not known
     sa.Index("vms_owner", "owner"),
     sa.Index("vms_node", "node"),

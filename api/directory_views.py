@@ -65,6 +65,17 @@ def vm_snapshots(name):
                     "known": vm.get("snapshots") is not None})
 
 
+@bp.get("/vms/<name>/backups")
+def vm_backups(name):
+    """The VM's backups, oldest first, as its last vm_backup or vm_restore job saw them."""
+    vm = services().store.get_vm(_checked_name(name))
+    if vm is None or not services().access.can_see_vm(g.user, vm):
+        raise ApiError(404, f"No VM {name[:64]} is yours to see.")
+    backups = vm.get("backups") or []
+    return jsonify({"vm": vm["name"], "count": len(backups), "results": backups,
+                    "known": vm.get("backups") is not None})
+
+
 @bp.get("/nodes")
 def node_list():
     require_admin()

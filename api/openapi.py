@@ -132,6 +132,20 @@ def _snapshots_schema():
         "known": {"type": "boolean", "description": "false until a vm_snapshot or vm_reinstall job of the VM ended"}}}
 
 
+def _backups_schema():
+    disk = {"type": "object", "properties": {"target": STRING, "virtual_size": NULLABLE_INTEGER,
+                                             "size": NULLABLE_INTEGER, "sha256": NULLABLE_STRING}}
+    backup = {"type": "object", "required": ["name", "created", "size", "disks"], "properties": {
+        "name": STRING, "created": NULLABLE_STRING, "node": NULLABLE_STRING,
+        "consistency": {"type": "string", "nullable": True,
+                        "description": "frozen (by the guest agent), crash (running, no agent) or stopped"},
+        "vm_state": NULLABLE_STRING, "size": {"type": "integer", "description": "bytes in the store"},
+        "disks": {"type": "array", "items": disk}}}
+    return {"type": "object", "required": ["vm", "count", "results", "known"], "properties": {
+        "vm": STRING, "count": {"type": "integer", "minimum": 0}, "results": {"type": "array", "items": backup},
+        "known": {"type": "boolean", "description": "false until a vm_backup or vm_restore job of the VM ended"}}}
+
+
 def _pool_schema():
     address = {"type": "object", "required": ["address", "vm"], "properties": {
         "address": STRING, "vm": {"type": "string", "description": "the VM holding it"}}}
@@ -163,6 +177,11 @@ def _directory_paths():
             "summary": "The VM's snapshots, oldest first, as its last vm_snapshot or vm_reinstall job saw them",
             "parameters": _parameters("name"),
             "responses": {"200": _json(_snapshots_schema()), "400": ERRORS["400"], "401": ERRORS["401"],
+                          "404": _error("No such VM of the caller's")}}},
+        "/api/v1/vms/{name}/backups": {"get": {
+            "summary": "The VM's backups, oldest first, as its last vm_backup or vm_restore job saw them",
+            "parameters": _parameters("name"),
+            "responses": {"200": _json(_backups_schema()), "400": ERRORS["400"], "401": ERRORS["401"],
                           "404": _error("No such VM of the caller's")}}},
         "/api/v1/nodes": {"get": {
             "summary": "Nodes with health and free room, from the last sync or node job (admin)",

@@ -36,6 +36,21 @@ VM_SNAPSHOT_OPTIONS = {
 }
 
 
+VM_BACKUP_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "backup": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "keep": {"type": "int"},
+}
+
+VM_RESTORE_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "backup": {"type": "str"},
+    "restore_as": {"type": "str"},
+    "owner": {"type": "str"},
+}
+
+
 @dataclass(frozen=True)
 class Operation:
     name: str
@@ -98,6 +113,15 @@ OPERATIONS = {op.name: op for op in (
                           "VM's its disks; a VM keeps at most its snapshot limit. GET /api/v1/vms/{name}/snapshots "
                           "lists them.",
               schema=object_schema(VM_SNAPSHOT_OPTIONS)),
+    Operation(name="vm_backup", kind="vm", playbook="playbooks/vm_backup.yml", timeout=21600,
+              description="Back the VM up to the backup store without stopping it (state present; `backup` names it, "
+                          "else the time does), keeping its `keep` newest; state absent deletes backup `backup`. The "
+                          "job's events follow its progress. GET /api/v1/vms/{name}/backups lists them.",
+              schema=object_schema(VM_BACKUP_OPTIONS)),
+    Operation(name="vm_restore", kind="vm", playbook="playbooks/vm_restore.yml", timeout=21600,
+              description="Restore the VM from its backup `backup` (the newest when unset): its disks are replaced "
+                          "and it runs again if it ran. restore_as (administrators) makes a new VM of the backup.",
+              schema=object_schema(VM_RESTORE_OPTIONS)),
     _power("vm_start", "running", "Start a VM."),
     _power("vm_stop", "stopped", "Shut a VM down (ACPI, forced after shutdown_timeout seconds)."),
     _power("vm_restart", "restarted", "Restart a VM."),

@@ -65,6 +65,9 @@ FORMATS = {
     "count": {"type": "integer", "minimum": 1, "maximum": 64},
     "console.password": {**ONE_LINE, "minLength": 1, "maxLength": 8},  # VNC passwords are 8 characters at most
     "snapshot": NAME,
+    "backup": NAME,
+    "restore_as": NAME,
+    "keep": {"type": "integer", "minimum": 1, "maximum": 1000},
     "description": {**ONE_LINE, "maxLength": 1024},
 }
 

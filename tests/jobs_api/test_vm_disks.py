@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -77,3 +78,45 @@ def test_snapshots_over_http_by_their_owner_only(make_app, sqlite_url, tiny_imag
     deleted = alice.wait(alice.submit("vm_snapshot", {"name": vm, "snapshot": "s1", "state": "absent"})["id"])
     assert deleted["status"] == "successful", deleted
     assert alice.get(f"/api/v1/vms/{vm}/snapshots").get_json()["count"] == 0
+
+
+def test_backups_over_http_with_their_progress_in_the_events(make_app, sqlite_url, tiny_image, remove_vm, tmp_path):
+    vm, copy = "it-api-backup1", "it-api-backup1-copy"
+    remove_vm.add(vm)
+    remove_vm.add(copy)
+    store = tmp_path / "backups"
+    inventory = tmp_path / "hosts.yml"  # this node, its backups in the test's own store
+    inventory.write_text(json.dumps({"all": {"children": {"vmm_nodes": {
+        "vars": {"vmm_backup_store": str(store)},
+        "children": {"cluster_local": {"hosts": {"localhost": {
+            "ansible_connection": "local", "ansible_python_interpreter": "/usr/bin/python3"}}}}}}}}))
+    app = make_app(sqlite_url, inventory=str(inventory))
+    admin = Client(app, make_token(app, "admin", "admin"))
+    alice, bob = (Client(app, make_token(app, name, "user")) for name in ("alice", "bob"))
+    created = alice.wait(alice.submit("vm_create", {"name": vm, "image": tiny_image, "memory": 128})["id"])
+    assert created["status"] == "successful", (created["failed_task"], created["job_explanation"])
+
+    assert bob.post("/api/v1/jobs", {"operation": "vm_backup", "vars": {"name": vm}}).status_code == 403
+    path = alice.post("/api/v1/jobs", {"operation": "vm_backup", "vars": {"name": vm, "store": "/etc"}})
+    assert path.status_code == 400, path.get_json()  # the store is the inventory's, never a client's
+
+    job = alice.wait(alice.submit("vm_backup", {"name": vm, "backup": "first", "keep": 3})["id"], timeout=300)
+    assert job["status"] == "successful", job
+    events = alice.get(f"/api/v1/jobs/{job['id']}/events?page_size=200").get_json()["results"]
+    follow = [e for e in events if e["event"] in ("runner_on_ok", "runner_retry")
+              and e["event_data"].get("task") == "Follow the backup (each retry shows its progress)"]
+    assert follow and "running" in follow[-1]["event_data"]["res"], follow
+    assert (store / vm / "first" / "vda.qcow2").is_file()
+    listed = alice.get(f"/api/v1/vms/{vm}/backups").get_json()
+    assert listed["count"] == 1 and listed["results"][0]["name"] == "first", listed
+    assert listed["results"][0]["consistency"] == "crash" and listed["results"][0]["size"] > 0
+    assert bob.get(f"/api/v1/vms/{vm}/backups").status_code == 404
+
+    restored = alice.wait(alice.submit("vm_restore", {"name": vm})["id"], timeout=300)
+    assert restored["status"] == "successful" and restored["artifacts"]["vm"]["state"] == "running", restored
+    as_new = alice.post("/api/v1/jobs", {"operation": "vm_restore", "vars": {"name": vm, "restore_as": copy}})
+    assert as_new.status_code == 403 and as_new.get_json()["field"] == "vars.restore_as"
+    made = admin.wait(admin.submit("vm_restore", {"name": vm, "restore_as": copy, "owner": "alice"})["id"],
+                      timeout=300)
+    assert made["status"] == "successful", made
+    assert alice.get(f"/api/v1/vms/{copy}").get_json()["owner"] == "alice"

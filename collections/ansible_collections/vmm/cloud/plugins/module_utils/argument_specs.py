@@ -178,6 +178,29 @@ VM_SNAPSHOT_SPEC = {
     "limit": {"type": "int"},
 }
 
+BACKUP_STORE_OPTION = {"type": "path", "default": "/var/lib/vmm/backups"}
+
+VM_BACKUP_SPEC = {
+    "vm": {"type": "str", "required": True},
+    "uri": URI_OPTION,
+    "state": {"type": "str", "choices": ["present", "restored", "absent"], "default": "present"},
+    "backup": {"type": "str"},
+    "store": BACKUP_STORE_OPTION,
+    "keep": {"type": "int"},
+    "restore_as": {"type": "str"},
+    "owner": {"type": "str"},
+    "pool": {"type": "str", "default": "vmm"},
+    "quiesce": {"type": "bool", "default": True},
+}
+
+VM_BACKUP_INFO_SPEC = {
+    "vm": {"type": "str", "required": True},
+    "uri": URI_OPTION,
+    "store": BACKUP_STORE_OPTION,
+    "job": {"type": "str"},
+    "async_dir": {"type": "path", "default": "~/.ansible_async"},
+}
+
 VM_MIGRATE_SPEC = {
     "name": {"type": "str", "required": True},
     "uri": URI_OPTION,

@@ -277,6 +277,19 @@ class LibvirtClient:
         self._call(f"dropping snapshot {name} of {dom.name()}", snap.delete,
                    libvirt.VIR_DOMAIN_SNAPSHOT_DELETE_METADATA_ONLY)
 
+    # --- backups -------------------------------------------------------------
+
+    def backup_begin(self, dom, xml):
+        self._call(f"beginning a backup of {dom.name()}", dom.backupBegin, xml, None, 0)
+
+    def abort_job(self, dom):
+        """End the domain's job (a pull backup ends so); nothing when none runs."""
+        try:
+            dom.abortJob()
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_OPERATION_INVALID:
+                raise self.failure(f"ending the job of {dom.name()}", exc) from None
+
     # --- storage, networks, host -------------------------------------------
 
     def pool_path(self, name, field="pool"):

@@ -174,6 +174,11 @@ def _cloud_init(name, cloud_init):
     return cloud_init
 
 
+def default_cloud_init(name):
+    """The seed settings of a new VM given none: its hostname from its name."""
+    return _cloud_init(name, {})
+
+
 def _console(console):
     console = dict(console or {})
     kind = console.get("type") or "vnc"
