@@ -25,6 +25,7 @@ class Services:
     ha: object
     directory: object
     sync: object
+    backups: object
     pools: object
 
 
@@ -32,6 +33,7 @@ def build_services(settings):
     """The store and the services over it; nothing started yet (`start_services` runs the job service)."""
     from . import meta
     from .access import Access
+    from .backup_policies import BackupSchedule
     from .directory import Directory
     from .ha_watch import HaWatcher
     from .jobs import JobService
@@ -51,6 +53,7 @@ def build_services(settings):
     return Services(settings=settings, store=store, jobs=jobs, access=Access(store, Quotas(store)),
                     metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, node_list),
                     directory=directory, sync=SyncSchedule(settings, jobs, store),
+                    backups=BackupSchedule(settings, jobs, store),
                     pools=PoolReport(node_list, store))
 
 
@@ -59,16 +62,19 @@ def start_services(services):
     services.jobs.start()
     services.ha.start()
     services.sync.start()
+    services.backups.start()
 
 
 def stop_services(services):
     services.ha.stop()
     services.sync.stop()
+    services.backups.stop()
     services.jobs.stop()
 
 
 def create_app(settings=None):
     from . import directory_views, errors, meta, views
+    from .backup_policies import bp as backup_policies_bp
     from .tokens import bp as tokens_bp
 
     settings = settings or Settings.from_env()
@@ -82,6 +88,7 @@ def create_app(settings=None):
     app.register_blueprint(views.bp)
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(tokens_bp)
+    app.register_blueprint(backup_policies_bp)
     app.register_blueprint(meta.bp)
     start_services(services)
     return app

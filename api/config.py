@@ -29,6 +29,7 @@ class Settings:
     serve_rt_priority: int = 1  # SCHED_RR priority of the threads of `serve` handling requests (api/realtime.py):
     # a request never waits behind the jobs' playbooks for a time slice; 0 = normal scheduling
     sync_interval: float = 300.0  # seconds between scheduled inventory_sync jobs; 0 = none
+    backup_interval: float = 30.0  # seconds between looks for backup policies that are due; 0 = none
 
     def nodes_inventory(self):
         """The node inventory the jobs run against: `inventory`, else the one ansible.cfg names."""

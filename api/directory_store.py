@@ -70,6 +70,20 @@ vms = sa.Table(
     sa.Index("vms_node", "node"),
 )
 
+# Backup policies (api/backup_policies.py): back up a VM, a cluster's VMs or every VM every `every` seconds.
+policies = sa.Table(
+    "backup_policies", directory_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("vm", sa.String(64)),  # one VM, or
+    sa.Column("cluster", sa.String(64)),  # the VMs of a cluster; neither: every VM
+    sa.Column("every", sa.Integer, nullable=False),  # seconds
+    sa.Column("keep", sa.Integer, nullable=False),
+    sa.Column("owner", sa.String(64), nullable=False),  # who made it
+    sa.Column("created", Instant, nullable=False),
+    sa.Column("next_run", Instant, nullable=False),
+    sa.Column("last_run", Instant),
+    sa.Column("last_jobs", sa.JSON),  # ids of the jobs its last run submitted
+)
 nodes = sa.Table(
     "nodes", directory_metadata,
     sa.Column("name", sa.String(255), primary_key=True),

@@ -89,6 +89,8 @@ def _parameters(*names):
     known = {
         "job_id": {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1,
                                                                               "maximum": 2 ** 31 - 1}},
+        "policy_id": {"name": "policy_id", "in": "path", "required": True,
+                      "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 31 - 1}},
         "token_id": {"name": "token_id", "in": "path", "required": True,
                      "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 31 - 1}},
         "user": {"name": "user", "in": "query", "description": "only this user's tokens",
@@ -144,6 +146,23 @@ def _backups_schema():
     return {"type": "object", "required": ["vm", "count", "results", "known"], "properties": {
         "vm": STRING, "count": {"type": "integer", "minimum": 0}, "results": {"type": "array", "items": backup},
         "known": {"type": "boolean", "description": "false until a vm_backup or vm_restore job of the VM ended"}}}
+
+
+def _policy_create():
+    name = {"type": "string", "pattern": NAME_RE.pattern, "maxLength": 64, "nullable": True}
+    return {"type": "object", "additionalProperties": False, "required": ["every", "keep"], "properties": {
+        "vm": name, "cluster": name,
+        "every": {"type": "integer", "minimum": 60, "maximum": 366 * 86400, "description": "seconds"},
+        "keep": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "start": {"type": "integer", "minimum": 0, "maximum": 366 * 86400,
+                  "description": "seconds from now to the first run (0)"}}}
+
+
+def _policy_schema():
+    return {"type": "object", "required": ["id", "every", "keep", "owner", "next_run"], "properties": {
+        "id": {"type": "integer"}, "vm": NULLABLE_STRING, "cluster": NULLABLE_STRING, "every": {"type": "integer"},
+        "keep": {"type": "integer"}, "owner": STRING, "created": STRING, "next_run": STRING,
+        "last_run": NULLABLE_STRING, "last_jobs": {"type": "array", "items": {"type": "integer"}}}}
 
 
 def _pool_schema():
@@ -220,6 +239,24 @@ def _token_paths():
                                    "401": ERRORS["401"], "403": ERRORS["403"],
                                    "409": _error("The user exists with another role"), "413": _error("Body too large"),
                                    "415": _error("Not JSON")}}},
+        "/api/v1/backup_policies": {
+            "get": {"summary": "Backup policies (admins: all; users: their own)",
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "count": {"type": "integer"}, "results": {"type": "array", "items": _ref("BackupPolicy")}}}),
+                                  "401": ERRORS["401"]}},
+            "post": {"summary": "Back up a VM (users: their own), a cluster's VMs or every VM (admins) every `every` "
+                                "seconds, keeping `keep`; the first run after `start` seconds",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": _policy_create()}}},
+                     "responses": {"201": _json(_ref("BackupPolicy"), "Created"), "400": ERRORS["400"],
+                                   "401": ERRORS["401"], "403": ERRORS["403"], "413": _error("Body too large"),
+                                   "415": _error("Not JSON")}}},
+        "/api/v1/backup_policies/{policy_id}": {
+            "get": {"summary": "One backup policy", "parameters": _parameters("policy_id"),
+                    "responses": {"200": _json(_ref("BackupPolicy")), "401": ERRORS["401"],
+                                  "404": _error("No such policy (or not yours)")}},
+            "delete": {"summary": "Delete a backup policy (its backups stay)", "parameters": _parameters("policy_id"),
+                       "responses": {"204": {"description": "Deleted"}, "401": ERRORS["401"],
+                                     "404": _error("No such policy (or not yours)")}}},
         "/api/v1/tokens/{token_id}": {"delete": {
             "summary": "Revoke a token (admins: any; users: their own); it stays listed as revoked",
             "parameters": _parameters("token_id"),
@@ -284,6 +321,7 @@ def openapi_document():
             "name": STRING, "description": STRING, "target": STRING, "roles": {"type": "array", "items": STRING},
             "timeout": {"type": "integer"}, "vars_schema": ANY_OBJECT}},
         "Pool": _pool_schema(),
+        "BackupPolicy": _policy_schema(),
         "JobCreate": {"oneOf": [_ref(f"JobCreate_{name}") for name in OPERATIONS]},
         **{f"JobCreate_{name}": _job_create(op) for name, op in OPERATIONS.items()},
     }

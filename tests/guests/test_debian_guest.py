@@ -12,6 +12,7 @@ import ipaddress
 import json
 import re
 import subprocess
+import threading
 import time
 
 import libvirt
@@ -187,6 +188,38 @@ def test_snapshot_revert_takes_back_a_file_written_after_it(guest, conn):
     assert guest.output("cat /proc/sys/kernel/random/boot_id").strip() == boot_id  # not rebooted: restored
     assert run_task("vmm.cloud.vm_snapshot", {"vm": guest.name, "name": "rg-before", "state": "absent"})["changed"]
     assert conn.lookupByName(guest.name).snapshotNum(0) == 0
+
+
+def test_backup_of_the_running_guest_is_frozen_and_reports_its_progress(guest, tmp_path):
+    """The guest keeps running; its agent freezes the filesystems while the backup begins; the store's progress
+    file climbs while qemu-img reads the disk."""
+    store = tmp_path / "backups"
+    seen = []
+    done = threading.Event()
+
+    def watch():
+        progress = store / guest.name / ".b1.progress"
+        while not done.is_set():
+            try:
+                seen.append(json.loads(progress.read_text())["percent"])
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        taken = run_task("vmm.cloud.vm_backup", {"vm": guest.name, "backup": "b1", "store": str(store)})
+    finally:
+        done.set()
+        watcher.join()
+    assert taken["changed"] is True and taken["consistency"] == "frozen", taken
+    assert taken["vm"]["state"] == "running" and guest.agent("guest-fsfreeze-status") == "thawed"
+    assert len(set(seen)) >= 2 and max(seen) > 0, seen  # it moved while it ran
+    assert not (store / guest.name / ".b1.progress").exists()
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=store / guest.name / "b1", capture_output=True,
+                           text=True, check=False)
+    assert check.returncode == 0, check
 
 
 def test_vmm_own_seed_gives_the_nic_its_dhcp_address(vmm_seed_guest, conn):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 from .conftest import Client, make_token
@@ -120,3 +121,47 @@ def test_backups_over_http_with_their_progress_in_the_events(make_app, sqlite_ur
                       timeout=300)
     assert made["status"] == "successful", made
     assert alice.get(f"/api/v1/vms/{copy}").get_json()["owner"] == "alice"
+
+
+def test_backup_policies_are_run_by_the_api_at_their_times(make_app, sqlite_url, tiny_image, remove_vm, tmp_path):
+    vm = "it-api-policy1"
+    remove_vm.add(vm)
+    app = make_app(sqlite_url, backup_interval=0.3)
+    admin = Client(app, make_token(app, "admin", "admin"))
+    alice, bob = (Client(app, make_token(app, name, "user")) for name in ("alice", "bob"))
+    assert alice.wait(alice.submit("vm_create", {"name": vm, "image": tiny_image, "memory": 128})["id"]
+                      )["status"] == "successful"
+
+    assert bob.post("/api/v1/backup_policies", {"vm": vm, "every": 86400, "keep": 7}).status_code == 403
+    assert bob.post("/api/v1/backup_policies", {"cluster": "local", "every": 86400, "keep": 7}).status_code == 403
+    for bad, field in (({"vm": vm, "every": 5, "keep": 7}, "every"), ({"vm": vm, "every": 3600, "keep": 0}, "keep"),
+                       ({"vm": "../x", "every": 3600, "keep": 1}, "vm"),
+                       ({"vm": vm, "cluster": "local", "every": 3600, "keep": 1}, "cluster"),
+                       ({"vm": vm, "every": 3600, "keep": 1, "store": "/etc"}, "store")):
+        answer = alice.post("/api/v1/backup_policies", bad)
+        assert answer.status_code == 400 and answer.get_json()["field"] == field, (bad, answer.get_json())
+
+    made = alice.post("/api/v1/backup_policies", {"vm": vm, "every": 86400, "keep": 2})
+    assert made.status_code == 201, made.get_json()
+    policy = made.get_json()
+    deadline = time.monotonic() + 60
+    while not alice.get(f"/api/v1/backup_policies/{policy['id']}").get_json()["last_jobs"]:
+        assert time.monotonic() < deadline, "the policy never ran"
+        time.sleep(0.3)
+    ran = alice.get(f"/api/v1/backup_policies/{policy['id']}").get_json()
+    [job_id] = ran["last_jobs"]
+    job = alice.wait(job_id, timeout=300)
+    assert job["status"] == "successful" and job["operation"] == "vm_backup", job
+    assert (job["launched_by"], job["owner"], job["vars"]) == ("scheduler", "alice", {"name": vm, "keep": 2})
+    assert ran["next_run"] > ran["last_run"]  # a day later: it does not run again now
+    time.sleep(1)
+    assert alice.get(f"/api/v1/backup_policies/{policy['id']}").get_json()["last_jobs"] == [job_id]
+    assert alice.get(f"/api/v1/vms/{vm}/backups").get_json()["count"] == 1
+
+    assert bob.get("/api/v1/backup_policies").get_json()["count"] == 0
+    assert bob.delete(f"/api/v1/backup_policies/{policy['id']}").status_code == 404
+    assert admin.get("/api/v1/backup_policies").get_json()["count"] == 1
+    assert alice.delete(f"/api/v1/backup_policies/{policy['id']}").status_code == 204
+    assert alice.get(f"/api/v1/backup_policies/{policy['id']}").status_code == 404
+    for backup in alice.get(f"/api/v1/vms/{vm}/backups").get_json()["results"]:
+        admin.wait(admin.submit("vm_backup", {"name": vm, "backup": backup["name"], "state": "absent"})["id"])
