@@ -320,7 +320,6 @@ class BackupService:
         return result
 
 
-
 def backup_info(context):
     """The VM's whole backups and the progress of those being written (vmm.cloud.vm_backup_info)."""
     params = context.module.params
