@@ -34,10 +34,10 @@ def policy_body(body, user, store):
             raise bad_request(str(key)[:64], f"unknown field (use {', '.join(FIELDS)})")
     for key in ("vm", "cluster"):
         value = body.get(key)
-        if value is not None and (not isinstance(value, str) or len(value) > 64
-                                  or not validation.NAME_RE.search(value)):  # as the schema's pattern reads
+        if key in body and (not isinstance(value, str) or len(value) > 64
+                            or not validation.NAME_RE.search(value)):  # as the schema's pattern reads
             raise bad_request(key, "must be a name of letters, digits, '.', '_' and '-'")
-    if body.get("vm") and body.get("cluster"):
+    if "vm" in body and "cluster" in body:
         raise bad_request("cluster", "give vm or cluster, not both")
     for key, low, high in (("every", MIN_EVERY, 366 * 86400), ("keep", 1, 1000), ("start", 0, 366 * 86400)):
         value = body.get(key, 0 if key == "start" else None)

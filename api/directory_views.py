@@ -54,26 +54,25 @@ def vm_detail(name):
     return jsonify({**vm_json(vm, url_for("api_v1_directory.vm_list")), "jobs": [job_json(job) for job in jobs]})
 
 
-@bp.get("/vms/<name>/snapshots")
-def vm_snapshots(name):
-    """The VM's snapshots, oldest first, as its last vm_snapshot or vm_reinstall job saw them."""
+def _vm_records(name, key):
+    """The VM's `key` (snapshots or backups) as the last job of that kind left them in the directory."""
     vm = services().store.get_vm(_checked_name(name))
     if vm is None or not services().access.can_see_vm(g.user, vm):
         raise ApiError(404, f"No VM {name[:64]} is yours to see.")
-    snapshots = vm.get("snapshots") or []
-    return jsonify({"vm": vm["name"], "count": len(snapshots), "results": snapshots,
-                    "known": vm.get("snapshots") is not None})
+    records = vm.get(key) or []
+    return jsonify({"vm": vm["name"], "count": len(records), "results": records, "known": vm.get(key) is not None})
+
+
+@bp.get("/vms/<name>/snapshots")
+def vm_snapshots(name):
+    """The VM's snapshots, oldest first, as its last vm_snapshot or vm_reinstall job saw them."""
+    return _vm_records(name, "snapshots")
 
 
 @bp.get("/vms/<name>/backups")
 def vm_backups(name):
     """The VM's backups, oldest first, as its last vm_backup or vm_restore job saw them."""
-    vm = services().store.get_vm(_checked_name(name))
-    if vm is None or not services().access.can_see_vm(g.user, vm):
-        raise ApiError(404, f"No VM {name[:64]} is yours to see.")
-    backups = vm.get("backups") or []
-    return jsonify({"vm": vm["name"], "count": len(backups), "results": backups,
-                    "known": vm.get("backups") is not None})
+    return _vm_records(name, "backups")
 
 
 @bp.get("/nodes")

@@ -149,8 +149,10 @@ def _backups_schema():
 
 
 def _policy_create():
-    name = {"type": "string", "pattern": NAME_RE.pattern, "maxLength": 64, "nullable": True}
-    return {"type": "object", "additionalProperties": False, "required": ["every", "keep"], "properties": {
+    name = {"type": "string", "pattern": NAME_RE.pattern, "maxLength": 64}
+    return {"type": "object", "additionalProperties": False, "required": ["every", "keep"],
+            "not": {"required": ["vm", "cluster"]}, "description": "vm or cluster (not both), or neither: every VM",
+            "properties": {
         "vm": name, "cluster": name,
         "every": {"type": "integer", "minimum": 60, "maximum": 366 * 86400, "description": "seconds"},
         "keep": {"type": "integer", "minimum": 1, "maximum": 1000},

@@ -43,6 +43,13 @@ VM_BACKUP_OPTIONS = {
     "keep": {"type": "int"},
 }
 
+VM_DISK_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "disk": {"type": "str", "required": True},
+    "size": {"type": "int"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+}
+
 VM_RESTORE_OPTIONS = {
     "name": {"type": "str", "required": True},
     "backup": {"type": "str"},
@@ -122,6 +129,11 @@ OPERATIONS = {op.name: op for op in (
               description="Restore the VM from its backup `backup` (the newest when unset): its disks are replaced "
                           "and it runs again if it ran. restore_as (administrators) makes a new VM of the backup.",
               schema=object_schema(VM_RESTORE_OPTIONS)),
+    Operation(name="vm_disk", kind="vm", playbook="playbooks/vm_disk.yml", roles=("admin",), timeout=1800,
+              description="Add (size in GiB), grow (a bigger size) or remove (state absent: detached and "
+                          "deleted) the VM's data disk `disk`; a new one is attached to a running guest at once. "
+                          "For administrators: users' quotas count system disks only.",
+              schema=object_schema(VM_DISK_OPTIONS)),
     _power("vm_start", "running", "Start a VM."),
     _power("vm_stop", "stopped", "Shut a VM down (ACPI, forced after shutdown_timeout seconds)."),
     _power("vm_restart", "restarted", "Restart a VM."),

@@ -66,6 +66,8 @@ FORMATS = {
     "console.password": {**ONE_LINE, "minLength": 1, "maxLength": 8},  # VNC passwords are 8 characters at most
     "snapshot": NAME,
     "backup": NAME,
+    "disk": NAME,
+    "size": {"type": "integer", "minimum": 1, "maximum": 65536},
     "restore_as": NAME,
     "keep": {"type": "integer", "minimum": 1, "maximum": 1000},
     "description": {**ONE_LINE, "maxLength": 1024},

@@ -77,7 +77,7 @@ def vm_name(request, conn):
         dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
     for path in (Path(f"/var/lib/vmm/disks/{name}.qcow2"), Path(f"/var/lib/vmm/disks/{name}-seed.iso"),
                  Path(f"/var/lib/vmm/disks/{name}.qcow2.new"), Path(f"/var/lib/vmm/disks/{name}-seed.iso.new"),
-                 Path(f"/var/log/vmm/console/{name}.log")):
+                 Path(f"/var/log/vmm/console/{name}.log"), *Path("/var/lib/vmm/disks").glob(f"{name}-*.qcow2")):
         if path.exists():
             path.unlink()
 

@@ -165,3 +165,25 @@ def test_backup_policies_are_run_by_the_api_at_their_times(make_app, sqlite_url,
     assert alice.get(f"/api/v1/backup_policies/{policy['id']}").status_code == 404
     for backup in alice.get(f"/api/v1/vms/{vm}/backups").get_json()["results"]:
         admin.wait(admin.submit("vm_backup", {"name": vm, "backup": backup["name"], "state": "absent"})["id"])
+
+
+def test_data_disks_over_http_for_administrators(make_app, sqlite_url, tiny_image, remove_vm):
+    vm = "it-api-disk1"
+    remove_vm.add(vm)
+    app = make_app(sqlite_url)
+    admin = Client(app, make_token(app, "admin", "admin"))
+    alice = Client(app, make_token(app, "alice", "user"))
+    assert alice.wait(alice.submit("vm_create", {"name": vm, "image": tiny_image, "memory": 128})["id"]
+                      )["status"] == "successful"
+    assert alice.post("/api/v1/jobs", {"operation": "vm_disk", "vars": {"name": vm, "disk": "data", "size": 1}}
+                      ).status_code == 403
+    bad = admin.post("/api/v1/jobs", {"operation": "vm_disk", "vars": {"name": vm, "disk": "a b", "size": 1}})
+    assert bad.status_code == 400 and bad.get_json()["field"] == "vars.disk", bad.get_json()
+
+    added = admin.wait(admin.submit("vm_disk", {"name": vm, "disk": "data", "size": 1})["id"])
+    assert added["status"] == "successful" and added["owner"] == "alice", added
+    assert [d["target"] for d in added["artifacts"]["vm"]["disks"]] == ["vda", "vdb", "vdc"]
+    assert Path(f"/var/lib/vmm/disks/{vm}-data.qcow2").is_file()
+    removed = admin.wait(admin.submit("vm_disk", {"name": vm, "disk": "data", "state": "absent"})["id"])
+    assert removed["status"] == "successful", removed
+    assert not Path(f"/var/lib/vmm/disks/{vm}-data.qcow2").exists()

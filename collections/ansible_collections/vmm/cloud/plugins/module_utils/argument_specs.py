@@ -39,6 +39,12 @@ CONSOLE_OPTIONS = {
     "listen": {"type": "str", "default": "127.0.0.1"},
     "password": {"type": "str", "no_log": True},
 }
+DATA_DISK_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "size": {"type": "int"},
+    "pool": {"type": "str"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+}
 PLACEMENT_POLICY_OPTIONS = {
     "cpu_overcommit": {"type": "float", "default": 4.0},
     "memory_overcommit": {"type": "float", "default": 1.0},
@@ -149,6 +155,7 @@ VM_SPEC = {
     "address_taken": {"type": "list", "elements": "raw", "default": []},
     "anti_spoofing": {"type": "bool", "default": True},
     "snapshot_limit": {"type": "int"},
+    "disks": {"type": "list", "elements": "dict", "options": DATA_DISK_OPTIONS},
 }
 
 VM_ADDRESS_SPEC = {

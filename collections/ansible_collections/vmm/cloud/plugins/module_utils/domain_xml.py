@@ -67,6 +67,13 @@ def _disk(devices, disk):
         _sub(element, "boot", order=disk["boot_order"])
 
 
+def disk_device_xml(disk):
+    """One <disk> device, as build_domain_xml writes it: what a live attach or detach takes."""
+    holder = etree.Element("devices")
+    _disk(holder, disk)
+    return etree.tostring(holder[0], encoding="unicode")
+
+
 def _interface(devices, nic):
     routed = nic["type"] == "routed"
     element = _sub(devices, "interface", type="ethernet" if routed else nic["type"])

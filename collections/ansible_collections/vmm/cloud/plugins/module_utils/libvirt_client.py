@@ -14,6 +14,7 @@ import time
 from contextlib import contextmanager
 
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
+    ConflictError,
     LibvirtConnectionError,
     NotFoundError,
     ValidationError,
@@ -215,6 +216,23 @@ class LibvirtClient:
         """Change a device of the running guest (such as a NIC's nwfilter binding), not its definition."""
         self._call(f"updating a device of {dom.name()}", dom.updateDeviceFlags, device_xml,
                    libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def attach_live(self, dom, device_xml):
+        """Add a device to the running guest (its definition is changed separately)."""
+        self._call(f"attaching a device to {dom.name()}", dom.attachDeviceFlags, device_xml,
+                   libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def detach_live(self, dom, device_xml, target, timeout=15):
+        """Take disk `target` out of the running guest, which has to let it go (ACPI hot-unplug): libvirt only
+        asks, so this waits until the guest's live definition no longer has it, or fails."""
+        self._call(f"detaching a device from {dom.name()}", dom.detachDeviceFlags, device_xml,
+                   libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        deadline = time.monotonic() + timeout
+        while f"<target dev='{target}'" in self.domain_xml(dom):
+            if time.monotonic() >= deadline:
+                raise ConflictError(f"disks: the guest of {dom.name()} did not let disk {target} go within {timeout} "
+                                    "s; stop the VM and run again", field="disks")
+            time.sleep(0.2)
 
     def block_resize(self, dom, target, size_bytes):
         self._call(f"resizing disk {target} of {dom.name()}", dom.blockResize, target, size_bytes,

@@ -63,5 +63,9 @@ class QemuImg:
     def convert(self, src, src_format, dst, dst_format="qcow2"):
         self._check(convert_argv(src, src_format, dst, dst_format))
 
+    def create(self, path, size_bytes):
+        """A new, empty qcow2 image."""
+        self._check([QEMU_IMG, "create", "-q", "-f", "qcow2", path, str(size_bytes)])
+
     def resize(self, path, size_bytes, fmt="qcow2"):
         self._check(resize_argv(path, size_bytes, fmt))

@@ -18,8 +18,14 @@ import uuid as uuidlib
 
 from ansible_collections.vmm.cloud.plugins.module_utils.addresses import Addresses
 from ansible_collections.vmm.cloud.plugins.module_utils.changes import Rollback
+from ansible_collections.vmm.cloud.plugins.module_utils.data_disks import current_data_disks
+from ansible_collections.vmm.cloud.plugins.module_utils.data_disks import plan as plan_data_disks
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type
-from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import build_domain_xml, parse_domain_xml
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import (
+    build_domain_xml,
+    disk_device_xml,
+    parse_domain_xml,
+)
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
     ConflictError,
     NotFoundError,
@@ -217,12 +223,14 @@ class VmService:
         spec = new_spec(request, uuid=vm_uuid, domain_type=self._domain_type(), machine=self.request["machine"],
                         disks=disks, serial_log=os.path.join(CONSOLE_LOG_DIR, f"{name}.log"), image=image_label,
                         created=utc_now(), seed_sha256=seed_digest(files))
+        steps = self._plan_data_disks(spec, request) if request["disks"] else []
         xml = build_domain_xml(spec)
         if needs_vmm_filters(spec["interfaces"]):
             ensure_filters(self.client, self.log)
         rollback = Rollback()
         try:
             self._make_disk(rollback, disk_path, base, base_format, size)
+            self._make_data_disks(steps, rollback)
             self.log.apply(f"wrote seed {seed_path}", self._write_seed, rollback, seed_path, files)
             dom = self.log.apply("defined", self._define_new, rollback, xml)
             if request["autostart"]:
@@ -277,21 +285,28 @@ class VmService:
         requested_type = None if self.request["domain_type"] == "auto" else self._domain_type()
         spec = updated_spec(current, request, domain_type=requested_type,
                             seed_sha256=seed_digest(files) if files else None)
+        steps = self._plan_data_disks(spec, request) if request["disks"] is not None else []
         before, after = managed_view(current), managed_view(spec)
         changed = view_changes(before, after)
         if _console_password(current) != _console_password(spec) and "console" not in changed:
             changed.append("console")
         self.outcome.setdefault("applied_live", [])
         self.outcome.setdefault("pending_restart", [])
+        active = self.client.is_active(dom)
         if changed:
             if needs_vmm_filters(spec["interfaces"]):
                 ensure_filters(self.client, self.log)
+            self._make_data_disks(steps, Rollback())
+            if active:
+                self._detach_live(dom, steps)
             self.log.apply(f"updated {', '.join(changed)}", self.client.define, build_domain_xml(spec))
             if "seed_sha256" in changed:
                 seed_path = managed_seed_path(current)
                 self.log.apply(f"rewrote seed {seed_path}", write_seed_iso, self.run, seed_path, files)
-            if self.client.is_active(dom):
+            if active:
                 self._apply_live(dom, changed, spec)
+                self._attach_live(dom, steps)
+        self._finish_data_disks(dom, steps, active)
         self._grow_disk(dom, current, request)
         if request["autostart"] is not None and self.client.autostart(dom) != request["autostart"]:
             self.log.apply("autostart " + ("enabled" if request["autostart"] else "disabled"),
@@ -309,7 +324,7 @@ class VmService:
                 self.log.apply(f"set {spec['memory_mib']} MiB live", self.client.set_memory_live, dom,
                                spec["memory_mib"])
                 self.outcome["applied_live"].append(field)
-            elif field not in ("owner", "cluster", "ha", "ips"):
+            elif field not in ("owner", "cluster", "ha", "ips", "snapshot_limit", "data_disks"):
                 self.outcome["pending_restart"].append(field)
 
     def _grow_disk(self, dom, current, request):
@@ -328,6 +343,60 @@ class VmService:
             self.outcome["applied_live"].append("disk_size")
         else:
             self.log.apply(f"grew {disk['path']}", self.qemu_img.resize, disk["path"], wanted)
+
+    # --- data disks ----------------------------------------------------------
+
+    def _plan_data_disks(self, spec, request):
+        """Put the data disks `request` asks for into `spec` (its disks and managed disks); the steps to take."""
+        directories = {}
+
+        def directory_of(pool):
+            pool = pool or self.request["pool"]
+            if pool not in directories:
+                directories[pool] = self.client.pool_path(pool, field="disks")
+            return directories[pool]
+
+        facts = {"name": spec["name"], "disks": spec["disks"], "metadata": spec["metadata"]}
+        sizes = {disk["path"]: self.qemu_img.info(disk["path"])["virtual-size"]
+                 for disk in current_data_disks(facts).values() if os.path.exists(disk["path"])}
+        steps, disks, managed = plan_data_disks(facts, request["disks"], directory_of, sizes)
+        for step in steps:
+            if step[0] == "create" and os.path.lexists(step[1]["path"]):
+                raise ConflictError(f"disks: {step[1]['path']} exists already and is not this VM's data disk",
+                                    field="disks")
+        spec["disks"] = disks
+        spec["metadata"] = dict(spec["metadata"], managed_disks=managed)
+        return steps
+
+    def _make_data_disks(self, steps, rollback):
+        for step in steps:
+            if step[0] == "create":
+                rollback.add(_remove_file, step[1]["path"])
+                self.log.apply(f"created data disk {step[1]['path']} ({step[2] // 1024 ** 3} GiB)",
+                               self.qemu_img.create, step[1]["path"], step[2])
+
+    def _attach_live(self, dom, steps):
+        for step in steps:
+            if step[0] == "create":
+                self.log.apply(f"attached {step[1]['target']} live", self.client.attach_live, dom,
+                               disk_device_xml(step[1]))
+                self.outcome["applied_live"].append("disks")
+
+    def _detach_live(self, dom, steps):
+        for step in steps:
+            if step[0] == "delete":
+                self.log.apply(f"detached {step[1]['target']} live", self.client.detach_live, dom,
+                               disk_device_xml(step[1]), step[1]["target"])
+
+    def _finish_data_disks(self, dom, steps, active):
+        for step in steps:
+            if step[0] == "delete" and os.path.lexists(step[1]["path"]):
+                self.log.apply(f"deleted data disk {step[1]['path']}", _remove_file, step[1]["path"])
+            elif step[0] == "grow" and active:
+                self.log.apply(f"grew {step[1]['target']} live", self.client.block_resize, dom, step[1]["target"],
+                               step[2])
+            elif step[0] == "grow":
+                self.log.apply(f"grew {step[1]['path']}", self.qemu_img.resize, step[1]["path"], step[2])
 
     # --- reinstall ---------------------------------------------------------
 

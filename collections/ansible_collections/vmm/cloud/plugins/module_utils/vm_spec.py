@@ -13,6 +13,7 @@ import ipaddress
 import os
 import re
 
+from ansible_collections.vmm.cloud.plugins.module_utils.data_disks import check_disks, current_data_disks
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import ROUTED_IPV6_GATEWAY
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import ConflictError, ValidationError
 from ansible_collections.vmm.cloud.plugins.module_utils.nwfilter import nic_filter
@@ -258,6 +259,7 @@ def normalize_request(params):
         "ha": params.get("ha"),
         "autostart": params.get("autostart"),
         "snapshot_limit": _optional_int(params, "snapshot_limit", minimum=0, maximum=1000),
+        "disks": check_disks(params["disks"]) if params.get("disks") is not None else None,
     }
     request.update(_operation(params))
     if params.get("networks") is not None:
@@ -392,6 +394,7 @@ def managed_view(facts):
         "ips": list(facts["metadata"].get("ips") or []),
         "seed_sha256": facts["metadata"].get("seed_sha256"),
         "snapshot_limit": facts["metadata"].get("snapshot_limit"),
+        "data_disks": sorted(current_data_disks(facts)),
     }
 
 

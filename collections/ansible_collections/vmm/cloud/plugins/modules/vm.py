@@ -217,6 +217,31 @@ options:
         this option says.
     type: bool
     default: true
+  disks:
+    description:
+      - Data disks besides the system disk, by name; disks of the VM not listed are left as they are. Each is a qcow2
+        file C(<pool>/<vm>-<name>.qcow2) on virtio. A new one is attached to a running guest at once; a bigger
+        O(disks[].size) grows it (live when the VM runs), never shrinks it; V(absent) detaches it (a running guest
+        must let it go) and deletes the file.
+      - A reinstall keeps them; deleting the VM deletes them.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Name of the disk (1-64 letters, digits, C(.), C(_) or C(-)).
+        type: str
+        required: true
+      size:
+        description: Size in GiB; required to add one.
+        type: int
+      pool:
+        description: libvirt directory pool of a new disk (defaults to O(pool)).
+        type: str
+      state:
+        description: V(present) or V(absent).
+        type: str
+        choices: [present, absent]
+        default: present
   snapshot_limit:
     description:
       - How many snapshots M(vmm.cloud.vm_snapshot) may keep of this VM (recorded in its metadata; an
@@ -275,6 +300,13 @@ EXAMPLES = r"""
     image: debian-12-v2
     cloud_init:
       password: "{{ new_password }}"
+
+- name: Give it a 50 GiB data disk (attached at once while it runs), kept across reinstalls
+  vmm.cloud.vm:
+    name: web1
+    disks:
+      - name: data
+        size: 50
 
 - name: Delete it with its disks
   vmm.cloud.vm:
