@@ -22,6 +22,7 @@ from .schedule import SCHEDULER, Periodic
 from .store import utcnow
 
 MIN_EVERY = 60  # seconds
+MAX_ID = 2 ** 31 - 1
 FIELDS = ("vm", "cluster", "every", "keep", "start")
 
 
@@ -156,8 +157,12 @@ def _policies():
     return PolicyStore(current_app.extensions["vmm"].store)
 
 
-def _visible(policy):
-    return policy is not None and (g.user["role"] == "admin" or policy["owner"] == g.user["name"])
+def _found(policy_id):
+    """The policy `policy_id` when the caller may see it; 404 otherwise (an id past the column's range too)."""
+    policy = _policies().get(policy_id) if policy_id <= MAX_ID else None
+    if policy is None or (g.user["role"] != "admin" and policy["owner"] != g.user["name"]):
+        raise ApiError(404, f"No backup policy {policy_id} is yours to see.")
+    return policy
 
 
 @bp.get("")
@@ -175,16 +180,10 @@ def policy_create():
 
 @bp.get("/<int:policy_id>")
 def policy_detail(policy_id):
-    policy = _policies().get(policy_id)
-    if not _visible(policy):
-        raise ApiError(404, f"No backup policy {policy_id} is yours to see.")
-    return jsonify(policy_json(policy))
+    return jsonify(policy_json(_found(policy_id)))
 
 
 @bp.delete("/<int:policy_id>")
 def policy_delete(policy_id):
-    policy = _policies().get(policy_id)
-    if not _visible(policy):
-        raise ApiError(404, f"No backup policy {policy_id} is yours to see.")
-    _policies().delete(policy_id)
+    _policies().delete(_found(policy_id)["id"])
     return "", 204
