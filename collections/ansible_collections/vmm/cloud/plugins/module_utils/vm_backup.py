@@ -99,6 +99,7 @@ class BackupService:
         self.request = _request(context.module.params)
         self.store = self.request["store"]
         self.outcome = {}
+        self.deleted = []  # backups this run deletes (or would, in check mode)
 
     def ensure(self):
         request = self.request
@@ -108,8 +109,7 @@ class BackupService:
         before = [b["name"] for b in self.store.list(request["vm"])]
         if request["state"] == "absent":
             if request["backup"] in before:
-                self.log.apply(f"deleted backup {request['backup']}", self.store.delete, request["vm"],
-                               request["backup"])
+                self._delete(request["backup"], f"deleted backup {request['backup']}")
             return self._result(dom, before, request["backup"])
         if dom is None:
             raise NotFoundError(f"vm: no VM called {request['vm']} on {self.client.uri}", field="vm")
@@ -120,17 +120,21 @@ class BackupService:
         if request["keep"] is not None:
             planned = before + ([name] if name not in before else [])
             for old in planned[:max(len(planned) - request["keep"], 0)]:
-                self.log.apply(f"deleted backup {old} (keep {request['keep']})", self.store.delete, request["vm"],
-                               old)
+                self._delete(old, f"deleted backup {old} (keep {request['keep']})")
         return self._result(dom, before, name)
+
+    def _delete(self, name, action):
+        self.deleted.append(name)
+        self.log.apply(action, self.store.delete, self.request["vm"], name)
 
     def _result(self, dom, before, name):
         vm = self.request["vm"]
         backups = self.store.list(vm)
         if self.log.check_mode:  # what the run would leave: names only where nothing was written
             names = [b["name"] for b in backups]
-            planned = [n for n in before if f"deleted backup {n}" not in " ".join(self.log.actions)]
-            if name not in names and any(a.startswith("backed up") for a in self.log.actions):
+            planned = [n for n in before if n not in self.deleted]
+            if name not in names and name not in self.deleted and any(a.startswith("backed up")
+                                                                        for a in self.log.actions):
                 planned.append(name)
             backups = [b for b in backups if b["name"] in planned] + [{"name": n} for n in planned if n not in names]
         return {"backup": next((b for b in backups if b["name"] == name), None), "backups": backups,
