@@ -133,8 +133,8 @@ class BackupService:
         if self.log.check_mode:  # what the run would leave: names only where nothing was written
             names = [b["name"] for b in backups]
             planned = [n for n in before if n not in self.deleted]
-            if name not in names and name not in self.deleted and any(a.startswith("backed up")
-                                                                        for a in self.log.actions):
+            took = any(action.startswith("backed up") for action in self.log.actions)
+            if took and name not in names and name not in self.deleted:
                 planned.append(name)
             backups = [b for b in backups if b["name"] in planned] + [{"name": n} for n in planned if n not in names]
         return {"backup": next((b for b in backups if b["name"] == name), None), "backups": backups,
