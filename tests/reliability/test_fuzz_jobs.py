@@ -3,10 +3,12 @@
 The document is the served one, narrowed so that generated VMs stay small and recognisable: the VM
 operations a user may run, names `rfz-*`, the demo image, at most 2 vCPUs, 192 MiB and 2 GiB, software
 emulation, short timeouts. Everything else (networks, consoles, cloud-init, machines, clusters, limits,
-cancel, relaunch, negative cases) is generated as the document allows. Afterwards every job has ended
-`successful` or `failed` (or `canceled`, when a generated cancel asked) with an explanation, never
-`error`, and every `rfz-*` VM is whole (each of its disks exists) or absent, with no file of its own left
-behind; then they are all deleted.
+cancel, relaunch, negative cases) is generated as the document allows. The narrowing is the test's, not the
+server's (a VM of 193 MiB is refused by the bounds here, not by the API), so the check that the server refuses
+what the narrowed document forbids is left out; the api step runs it against the real document.
+Afterwards every job has ended `successful` or `failed` (or `canceled`, when a generated cancel asked) with an
+explanation, never `error`, and every `rfz-*` VM is whole (each of its disks exists) or absent, with no file of
+its own left behind; then they are all deleted.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def test_fuzzed_jobs_really_run_and_leave_no_half_made_vm(lab_nodes, trace_serve
     schema.write_text(json.dumps(bounded_document(server.url)))
     result = subprocess.run([str(ST), "run", str(schema), "--url", server.url, "--checks", "all",
                              "--phases", "fuzzing", "--max-examples", "45", "--workers", "2", "--seed", "20261127",
+                             "--exclude-checks", "negative_data_rejection",
                              "--exclude-path", "/metrics", "-H", f"Authorization: Bearer {user}"],
                             capture_output=True, text=True, timeout=900, check=False)
     cases = cases_run(result.stdout)
