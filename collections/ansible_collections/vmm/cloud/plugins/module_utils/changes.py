@@ -5,6 +5,13 @@ and the rollback of a create that failed part-way. Standard library only."""
 
 from __future__ import annotations
 
+import os
+
+
+def remove_file(path):
+    if os.path.lexists(path):
+        os.remove(path)
+
 
 class ChangeLog:
     """What a run changed (or would change, in check mode)."""

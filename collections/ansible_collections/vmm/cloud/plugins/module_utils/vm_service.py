@@ -17,13 +17,10 @@ import time
 import uuid as uuidlib
 
 from ansible_collections.vmm.cloud.plugins.module_utils.addresses import Addresses
-from ansible_collections.vmm.cloud.plugins.module_utils.changes import Rollback
-from ansible_collections.vmm.cloud.plugins.module_utils.data_disks import current_data_disks
-from ansible_collections.vmm.cloud.plugins.module_utils.data_disks import plan as plan_data_disks
+from ansible_collections.vmm.cloud.plugins.module_utils.changes import Rollback, remove_file
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import (
     build_domain_xml,
-    disk_device_xml,
     parse_domain_xml,
 )
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
@@ -37,7 +34,9 @@ from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_t
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
 from ansible_collections.vmm.cloud.plugins.module_utils.nwfilter import ensure_filters, needs_vmm_filters
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_data_disks import DataDiskSteps
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_reinstall import ReinstallSteps
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_spec import (
     managed_seed_path,
     managed_view,
@@ -57,12 +56,7 @@ def _console_password(spec):
     return (spec.get("graphics") or {}).get("password")
 
 
-def _remove_file(path):
-    if os.path.lexists(path):
-        os.remove(path)
-
-
-class VmService:
+class VmService(ReinstallSteps, DataDiskSteps):
     def __init__(self, context):
         self.client = context.client
         self.qemu_img = context.qemu_img
@@ -164,9 +158,9 @@ class VmService:
             if path in store_files:  # never a base image, whatever the metadata says
                 continue
             if os.path.lexists(path):
-                self.log.apply(f"removed {path}", _remove_file, path)
+                self.log.apply(f"removed {path}", remove_file, path)
         if facts.get("serial_log") and os.path.lexists(facts["serial_log"]):
-            self.log.apply(f"removed {facts['serial_log']}", _remove_file, facts["serial_log"])
+            self.log.apply(f"removed {facts['serial_log']}", remove_file, facts["serial_log"])
         if not self.log.check_mode:
             self.client.refresh_pool(self.request["pool"])
         return {"vm": None, "before": before, "after": None}
@@ -253,7 +247,7 @@ class VmService:
                 "before": None, "after": managed_view(planned)}
 
     def _make_disk(self, rollback, disk_path, base, base_format, size):
-        rollback.add(_remove_file, disk_path)
+        rollback.add(remove_file, disk_path)
         if self.request["clone"] == "full":
             self.log.apply(f"copied {base} to {disk_path}", self.qemu_img.convert, base, base_format, disk_path)
             self.log.apply(f"grew {disk_path}", self.qemu_img.resize, disk_path, size)
@@ -262,7 +256,7 @@ class VmService:
                            disk_path, base, base_format, size)
 
     def _write_seed(self, rollback, path, files):
-        rollback.add(_remove_file, path)
+        rollback.add(remove_file, path)
         write_seed_iso(self.run, path, files)
 
     def _define_new(self, rollback, xml):
@@ -344,140 +338,10 @@ class VmService:
         else:
             self.log.apply(f"grew {disk['path']}", self.qemu_img.resize, disk["path"], wanted)
 
-    # --- data disks ----------------------------------------------------------
-
-    def _plan_data_disks(self, spec, request):
-        """Put the data disks `request` asks for into `spec` (its disks and managed disks); the steps to take."""
-        directories = {}
-
-        def directory_of(pool):
-            pool = pool or self.request["pool"]
-            if pool not in directories:
-                directories[pool] = self.client.pool_path(pool, field="disks")
-            return directories[pool]
-
-        facts = {"name": spec["name"], "disks": spec["disks"], "metadata": spec["metadata"]}
-        sizes = {disk["path"]: self.qemu_img.info(disk["path"])["virtual-size"]
-                 for disk in current_data_disks(facts).values() if os.path.exists(disk["path"])}
-        steps, disks, managed = plan_data_disks(facts, request["disks"], directory_of, sizes)
-        for step in steps:
-            if step[0] == "create" and os.path.lexists(step[1]["path"]):
-                raise ConflictError(f"disks: {step[1]['path']} exists already and is not this VM's data disk",
-                                    field="disks")
-        spec["disks"] = disks
-        spec["metadata"] = dict(spec["metadata"], managed_disks=managed)
-        return steps
-
-    def _make_data_disks(self, steps, rollback):
-        for step in steps:
-            if step[0] == "create":
-                rollback.add(_remove_file, step[1]["path"])
-                self.log.apply(f"created data disk {step[1]['path']} ({step[2] // 1024 ** 3} GiB)",
-                               self.qemu_img.create, step[1]["path"], step[2])
-
-    def _attach_live(self, dom, steps):
-        for step in steps:
-            if step[0] == "create":
-                self.log.apply(f"attached {step[1]['target']} live", self.client.attach_live, dom,
-                               disk_device_xml(step[1]))
-                self.outcome["applied_live"].append("disks")
-
-    def _detach_live(self, dom, steps):
-        for step in steps:
-            if step[0] == "delete":
-                self.log.apply(f"detached {step[1]['target']} live", self.client.detach_live, dom,
-                               disk_device_xml(step[1]), step[1]["target"])
-
-    def _finish_data_disks(self, dom, steps, active):
-        for step in steps:
-            if step[0] == "delete" and os.path.lexists(step[1]["path"]):
-                self.log.apply(f"deleted data disk {step[1]['path']}", _remove_file, step[1]["path"])
-            elif step[0] == "grow" and active:
-                self.log.apply(f"grew {step[1]['target']} live", self.client.block_resize, dom, step[1]["target"],
-                               step[2])
-            elif step[0] == "grow":
-                self.log.apply(f"grew {step[1]['path']}", self.qemu_img.resize, step[1]["path"], step[2])
-
-    # --- reinstall ---------------------------------------------------------
-
-    def state_reinstalled(self, request):
-        """A new system disk from the image (the VM's own, or `image`) and, with `cloud_init`, a new seed; name,
-        UUID, MACs, addresses, owner, sizes and data disks stay. The new files are made beside the old ones
-        first, so a failure leaves the VM as it was; the VM is then powered off, the files swapped and the VM
-        started. Its snapshots go with the old disk."""
-        dom = self.client.find_domain(request["name"])
-        if dom is None:
-            raise NotFoundError(f"name: no VM called {request['name']} to reinstall on {self.client.uri}",
-                                field="name")
-        current = parse_domain_xml(self.client.domain_xml(dom, inactive=True))
-        self._check_owner(current, request)
-        system = system_disk(current)
-        image = self.request["image"] or current["metadata"].get("image")
-        if not image:
-            raise ValidationError(f"image: VM {request['name']} records no image; name the one to reinstall from",
-                                  field="image")
-        base, base_format, label = self.images.resolve(image)
-        base_size = self.qemu_img.info(base)["virtual-size"]
-        old_size = self._size_or_zero(system["path"])
-        size = request["disk_size_bytes"] or max(base_size, old_size)
-        if size < base_size:
-            raise ValidationError(f"disk_size: {size // 1024 ** 3} GiB is smaller than the image "
-                                  f"({base_size / 1024 ** 3:.2f} GiB)", field="disk_size")
-        if size < old_size:
-            raise ConflictError(f"disk_size: disks are never shrunk, a reinstall keeps the size "
-                                f"({old_size / 1024 ** 3:.2f} GiB now, {size // 1024 ** 3} GiB asked)",
-                                field="disk_size")
-        seeded = with_seed_network(request, current["interfaces"])
-        files = seed_files(current["uuid"], seeded["cloud_init"]) if request["cloud_init"] is not None else None
-        spec = updated_spec(current, seeded, domain_type=None, seed_sha256=seed_digest(files) if files else None)
-        spec["metadata"].update(image=label, reinstalled=utc_now())
-        before = dict(managed_view(current), image=current["metadata"].get("image"))
-        after = dict(managed_view(spec), image=label)
-        self._swap_system(dom, current, system, files, (base, base_format, size), build_domain_xml(spec))
-        self.log.apply("started", self.client.start, dom)
-        self.outcome["reinstalled"] = {"image": label, "disk": system["path"], "seed_rewritten": files is not None}
-        if self.log.check_mode:
-            return {"vm": describe_vm(self.client, self.qemu_img, dom), "before": before, "after": after}
-        return self._facts(dom, {"before": before, "after": after})
-
     def _check_owner(self, current, request):
         if self.request["keep_owner"] and current["metadata"].get("owner") != request["owner"]:
             raise ConflictError(f"name: a VM {request['name']} exists and is not {request['owner'] or 'unowned'}'s; "
                                 "choose another name", field="name")
-
-    def _size_or_zero(self, path):
-        try:
-            return self.qemu_img.info(path)["virtual-size"]
-        except VmmError:  # the old disk is missing: the image's size
-            return 0
-
-    def _swap_system(self, dom, current, system, files, source, xml):
-        """Make the new disk (and seed) as `<path>.new`, then power off, drop the snapshots and swap them in."""
-        base, base_format, size = source
-        staged = [(system["path"] + ".new", system["path"])]
-        for leftover in (system["path"] + ".new", managed_seed_path(current) + ".new"):
-            if os.path.lexists(leftover):  # of a reinstall that failed before its swap
-                self.log.apply(f"removed {leftover}", _remove_file, leftover)
-        rollback = Rollback()
-        try:
-            self._make_disk(rollback, staged[0][0], base, base_format, size)
-            if files is not None:
-                seed_path = managed_seed_path(current)
-                staged.append((seed_path + ".new", seed_path))
-                self.log.apply(f"wrote seed {seed_path}.new", self._write_seed, rollback, staged[1][0], files)
-        except Exception:
-            rollback.run()
-            raise
-        if self.client.is_active(dom):
-            self.log.apply("powered off", self.client.destroy, dom)
-        for snapshot in self.client.snapshot_names(dom):
-            self.log.apply(f"dropped snapshot {snapshot} (it was in the old disk)", self.client.forget_snapshot, dom,
-                           snapshot)
-        for new, old in staged:
-            self.log.apply(f"replaced {old}", os.replace, new, old)
-        self.log.apply("updated the definition", self.client.define, xml)
-        if not self.log.check_mode:
-            self.client.refresh_pool(self.request["pool"])
 
     # --- power -------------------------------------------------------------
 
@@ -496,10 +360,13 @@ class VmService:
 
     # --- result ------------------------------------------------------------
 
+    def _describe(self, dom):
+        return describe_vm(self.client, self.qemu_img, dom)
+
     def _facts(self, dom, result):
         if self.request["wait_for_ip"] and self.client.domain_state(dom) == "running":
             self._wait_for_ip(dom)
-        result["vm"] = describe_vm(self.client, self.qemu_img, dom)
+        result["vm"] = self._describe(dom)
         return result
 
     def _wait_for_ip(self, dom):
@@ -511,17 +378,6 @@ class VmService:
             if macs and all(leases.get(mac) for mac in macs):
                 return
             time.sleep(0.5)
-
-
-def system_disk(facts):
-    """The VM's system disk: its first writable disk, which vmm made (a reinstall replaces it)."""
-    for disk in facts["disks"]:
-        if disk["device"] == "disk" and not disk["readonly"]:
-            if disk["path"] in facts["metadata"]["managed_disks"]:
-                return disk
-            break
-    raise ConflictError(f"name: VM {facts['name']} has no system disk made by vmm (an adopted VM's disk is "
-                        "not vmm's to replace)", field="name")
 
 
 def describe_vm(client, qemu_img, dom):
