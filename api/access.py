@@ -62,7 +62,7 @@ class Access:
         if operation.name == "vm_restore" and (variables.get("restore_as") or variables.get("owner")):
             raise ApiError(403, "vars.restore_as: restoring a backup as a new VM is for administrators.",
                            field="vars.restore_as")
-        if operation.name == "vm_reinstall":  # the node checks the owner too, whatever the directory says
+        if operation.name in ("vm_reinstall", "vm_rescue", "vm_iso"):  # the node checks the owner too
             return {**variables, "owner": user["name"], "keep_owner": True}, owner
         return variables, owner
 

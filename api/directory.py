@@ -19,7 +19,8 @@ def vm_row(vm, node, seen_at):
     row = {"name": vm["name"], "uuid": vm.get("uuid"), "node": node, "owner": vm.get("owner"),
            "state": vm.get("state") or UNKNOWN, "vcpus": vm.get("vcpus"), "memory": vm.get("memory"),
            "disk_size": vm.get("disk_size"), "addresses": list(vm.get("ips") or []), "image": vm.get("image"),
-           "cluster": vm.get("cluster"), "ha": bool(vm.get("ha")), "last_seen": seen_at}
+           "cluster": vm.get("cluster"), "ha": bool(vm.get("ha")), "rescue": vm.get("rescue"), "iso": vm.get("iso"),
+           "last_seen": seen_at}
     if row["disk_size"] is None:  # the inventory source does not measure disks: keep what a module measured
         del row["disk_size"]
     return row

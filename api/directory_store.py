@@ -63,6 +63,8 @@ vms = sa.Table(
     sa.Column("image", sa.String(255)),
     sa.Column("cluster", sa.String(64)),
     sa.Column("ha", sa.Boolean, nullable=False),
+    sa.Column("rescue", sa.String(64)),  # the rescue ISO the VM boots (rescue mode), or NULL
+    sa.Column("iso", sa.String(64)),  # the ISO in its CD-ROM drive for an install, or NULL
     sa.Column("last_seen", Instant, nullable=False),  # when a node last said this
     sa.Column("backups", sa.JSON),  # as the VM's last vm_backup or vm_restore job left them; NULL: not known
     sa.Column("snapshots", sa.JSON),  # as the VM's last vm_snapshot (or reinstall) job left them; NULL: not known

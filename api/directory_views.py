@@ -23,7 +23,8 @@ def vm_json(vm, base):
     return {"name": vm["name"], "url": f"{base}/{vm['name']}", "uuid": vm["uuid"],
             "node": vm["node"], "owner": vm["owner"], "state": vm["state"], "vcpus": vm["vcpus"],
             "memory": vm["memory"], "disk_size": vm["disk_size"], "addresses": vm["addresses"], "image": vm["image"],
-            "cluster": vm["cluster"], "ha": vm["ha"], "last_seen": _time(vm["last_seen"])}
+            "cluster": vm["cluster"], "ha": vm["ha"], "rescue": vm["rescue"], "iso": vm["iso"],
+            "last_seen": _time(vm["last_seen"])}
 
 
 def node_json(node):

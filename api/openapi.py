@@ -118,7 +118,10 @@ def _vm_schema(with_jobs=False):
         "name": STRING, "url": STRING, "uuid": NULLABLE_STRING, "node": NULLABLE_STRING, "owner": NULLABLE_STRING,
         "state": STRING, "vcpus": NULLABLE_INTEGER, "memory": NULLABLE_INTEGER, "disk_size": NULLABLE_NUMBER,
         "addresses": {"type": "array", "items": STRING}, "image": NULLABLE_STRING, "cluster": NULLABLE_STRING,
-        "ha": {"type": "boolean"}, "last_seen": TIME}}
+        "ha": {"type": "boolean"},
+        "rescue": dict(NULLABLE_STRING, description="the rescue ISO the VM boots (vm_rescue), null in a normal boot"),
+        "iso": dict(NULLABLE_STRING, description="the ISO in the VM's CD-ROM drive (vm_iso), or null"),
+        "last_seen": TIME}}
     if with_jobs:
         schema["properties"]["jobs"] = {"type": "array", "items": _ref("Job")}
     return schema

@@ -50,6 +50,19 @@ VM_DISK_OPTIONS = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
 }
 
+VM_RESCUE_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "rescue": {"type": "bool", "default": True},
+    "shutdown_timeout": {"type": "int", "default": 60},
+}
+
+VM_ISO_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "iso": {"type": "str", "required": True},
+    "restart": {"type": "bool", "default": True},
+    "shutdown_timeout": {"type": "int", "default": 60},
+}
+
 VM_RESTORE_OPTIONS = {
     "name": {"type": "str", "required": True},
     "backup": {"type": "str"},
@@ -134,6 +147,17 @@ OPERATIONS = {op.name: op for op in (
                           "deleted) the VM's data disk `disk`; a new one is attached to a running guest at once. "
                           "For administrators: users' quotas count system disks only.",
               schema=object_schema(VM_DISK_OPTIONS)),
+    Operation(name="vm_rescue", kind="vm", playbook="playbooks/vm_rescue.yml", timeout=900,
+              description="Rescue mode: with rescue true the VM boots the node's rescue ISO (the inventory's "
+                          "vmm_rescue_image) with its own disks attached; with rescue false it boots normally again. "
+                          "A running VM is restarted either way (ACPI first, forced after shutdown_timeout seconds); "
+                          "it runs afterwards.",
+              schema=object_schema(VM_RESCUE_OPTIONS)),
+    Operation(name="vm_iso", kind="vm", playbook="playbooks/vm_iso.yml", timeout=900,
+              description="Put the store's ISO image `iso` in the VM's CD-ROM drive, booted before its disks (a "
+                          "manual install), or eject it (iso \"\"); with restart (the default) the VM boots again "
+                          "at once, else at its next start.",
+              schema=object_schema(VM_ISO_OPTIONS)),
     _power("vm_start", "running", "Start a VM."),
     _power("vm_stop", "stopped", "Shut a VM down (ACPI, forced after shutdown_timeout seconds)."),
     _power("vm_restart", "restarted", "Restart a VM."),

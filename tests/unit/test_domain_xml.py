@@ -31,7 +31,8 @@ SPEC = {
     "graphics": {"type": "vnc", "listen": "127.0.0.1", "port": None, "password": None},
     "serial_log": "/var/log/vmm/console/web1.log",
     "metadata": {"owner": "alice", "image": "debian-12", "created": "2026-11-24T09:00:00Z",
-                 "reinstalled": "2026-11-28T16:00:00Z", "snapshot_limit": 3,
+                 "reinstalled": "2026-11-28T16:00:00Z", "snapshot_limit": 3, "adopted": None,
+                 "iso": "debian-12-netinst", "rescue": None,
                  "ips": ["198.51.100.20", "2001:db8::20", "192.0.2.5"],
                  "addresses": [
                      {"address": "198.51.100.20", "mac": "52:54:00:12:34:56", "prefix": 24, "version": 4,
@@ -109,7 +110,7 @@ def test_hostile_text_is_escaped_and_read_back(hostile):
     built = build_domain_xml(spec(metadata=dict(SPEC["metadata"], owner=hostile, image=hostile)))
     facts = parse_domain_xml(built)
     assert facts["metadata"]["owner"] == hostile and facts["metadata"]["image"] == hostile
-    assert len(etree.fromstring(built.encode()).xpath("/domain/metadata/vmm:vm/*", namespaces=NS)) == 10
+    assert len(etree.fromstring(built.encode()).xpath("/domain/metadata/vmm:vm/*", namespaces=NS)) == 11
 
 
 def test_foreign_domain_has_empty_metadata():
@@ -117,7 +118,8 @@ def test_foreign_domain_has_empty_metadata():
                              "<devices/></domain>")
     assert facts["memory_mib"] == 2048 and facts["vcpus"] == 3 and facts["max_vcpus"] == 3
     assert facts["metadata"] == {"owner": None, "image": None, "created": None, "reinstalled": None,
-                                 "cluster": None, "seed_sha256": None, "snapshot_limit": None, "ips": [],
+                                 "adopted": None, "iso": None, "rescue": None, "cluster": None, "seed_sha256": None,
+                                 "snapshot_limit": None, "ips": [],
                                  "addresses": [], "managed_disks": [], "ha": False}
     assert facts["graphics"] is None and facts["disks"] == [] and facts["interfaces"] == []
 

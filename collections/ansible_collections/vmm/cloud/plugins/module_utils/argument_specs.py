@@ -156,6 +156,9 @@ VM_SPEC = {
     "anti_spoofing": {"type": "bool", "default": True},
     "snapshot_limit": {"type": "int"},
     "disks": {"type": "list", "elements": "dict", "options": DATA_DISK_OPTIONS},
+    "iso": {"type": "str"},
+    "rescue": {"type": "bool"},
+    "rescue_image": {"type": "str"},
 }
 
 VM_ADDRESS_SPEC = {

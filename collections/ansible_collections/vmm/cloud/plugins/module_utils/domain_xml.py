@@ -17,7 +17,8 @@ except ImportError:  # reported by module_runner.require_libraries()
 
 METADATA_NS = "https://vmm.dev/xmlns/vm/1.0"
 _M = f"{{{METADATA_NS}}}"
-_META_TEXT = ("owner", "image", "created", "reinstalled", "cluster", "seed-sha256", "snapshot-limit")
+_META_TEXT = ("owner", "image", "created", "reinstalled", "adopted", "cluster", "seed-sha256", "snapshot-limit",
+              "iso", "rescue")
 _MEMORY_UNITS = {"b": 1, "bytes": 1, "k": 1024, "kib": 1024, "kb": 1000, "m": 1024 ** 2, "mib": 1024 ** 2,
                  "mb": 1000 ** 2, "g": 1024 ** 3, "gib": 1024 ** 3, "gb": 1000 ** 3}
 GUEST_AGENT_CHANNEL = "org.qemu.guest_agent.0"

@@ -23,6 +23,17 @@ from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
 from ansible_collections.vmm.cloud.plugins.module_utils.validate import check_name
 
 FORMATS = ("qcow2", "raw")
+ISO9660_MAGIC_OFFSET = 32769  # "CD001" of the primary volume descriptor, sector 16 + 1
+
+
+def is_iso9660(path):
+    """Whether the file holds an ISO 9660 filesystem (a CD image): what the store keeps as an ISO."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(ISO9660_MAGIC_OFFSET)
+            return handle.read(5) == b"CD001"
+    except OSError:
+        return False
 
 
 def file_sha256(path):
@@ -63,6 +74,7 @@ class ImageStore:
             return None
         if not os.path.exists(meta.get("path", "")):
             return None
+        meta.setdefault("kind", "disk")  # stores written before ISO images
         return meta
 
     def list(self):
@@ -70,15 +82,33 @@ class ImageStore:
         return [image for image in (self.get(n) for n in names) if image]
 
     def resolve(self, image, field="image"):
-        """(path, format, name) of an image given by store name or absolute path."""
+        """(path, format, name) of a disk image given by store name or absolute path."""
         if image.startswith("/"):
             if not os.path.isfile(image):
                 raise NotFoundError(f"{field}: no such file {image}", field=field)
             return image, self.qemu_img.info(image)["format"], None
+        found = self._found(image, field)
+        if found.get("kind") == "iso":
+            raise ValidationError(f"{field}: {image} is an ISO image; a VM boots it with `iso` or `rescue_image`, "
+                                  "its disk comes from a disk image", field=field)
+        return found["path"], found["format"], found["name"]
+
+    def resolve_iso(self, image, field="iso"):
+        """The path of the store's ISO image `image`."""
+        found = self._found(image, field)
+        if found.get("kind") != "iso":
+            raise ValidationError(f"{field}: {image} is a disk image, not an ISO", field=field)
+        return found["path"]
+
+    def _found(self, image, field):
         found = self.get(check_name(image, field=field))
         if found is None:
             raise NotFoundError(f"{field}: no image called {image} in the store {self.directory}", field=field)
-        return found["path"], found["format"], found["name"]
+        return found
+
+    def name_of(self, path):
+        """The store name of the image at `path`, or None."""
+        return next((image["name"] for image in self.list() if image["path"] == path), None)
 
     def plan_register(self, name, src, checksum=None):
         """('create' | 'replace' | None, facts of src) for registering src as name."""
@@ -105,9 +135,10 @@ class ImageStore:
     def register(self, name, src, info, sha256, metadata):
         """Copy src into the store as name. Both files are written under temporary names and renamed only once
         both are whole, so a store that runs out of space keeps nothing of the attempt."""
-        path = os.path.join(self.directory, f"{name}.{info['format']}")
+        kind = "iso" if info["format"] == "raw" and is_iso9660(src) else "disk"
+        path = os.path.join(self.directory, f"{name}.{'iso' if kind == 'iso' else info['format']}")
         meta = {"name": name, "path": path, "format": info["format"], "virtual_size": info["virtual-size"],
-                "sha256": sha256, "source": src, "registered": utc_now()}
+                "sha256": sha256, "source": src, "registered": utc_now(), "kind": kind}
         meta.update(metadata or {})
         partials = (f"{path}.partial", f"{self._meta_path(name)}.partial")
         try:
@@ -135,7 +166,7 @@ class ImageStore:
             os.chmod(partials[0], 0o644)
             info = self.qemu_img.info(partials[0])
             meta = {"name": name, "path": path, "format": "qcow2", "virtual_size": info["virtual-size"],
-                    "sha256": file_sha256(partials[0]), "registered": utc_now(), **metadata}
+                    "sha256": file_sha256(partials[0]), "registered": utc_now(), "kind": "disk", **metadata}
             with open(partials[1], "w") as handle:
                 json.dump(meta, handle, indent=2, sort_keys=True)
         except (OSError, VmmError):

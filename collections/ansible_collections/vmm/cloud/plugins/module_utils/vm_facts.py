@@ -48,5 +48,8 @@ def vm_facts(facts, state, leases=None, autostart=None, disk_size=None):
         "created": meta.get("created"),
         "reinstalled": meta.get("reinstalled"),
         "snapshot_limit": meta.get("snapshot_limit"),
+        "iso": meta.get("iso"),
+        "rescue": meta.get("rescue"),
+        "adopted": meta.get("adopted"),
         "ha": bool(meta.get("ha")),
     }

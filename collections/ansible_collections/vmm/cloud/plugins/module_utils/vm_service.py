@@ -34,6 +34,7 @@ from ansible_collections.vmm.cloud.plugins.module_utils.host_xml import domain_t
 from ansible_collections.vmm.cloud.plugins.module_utils.image_store import utc_now
 from ansible_collections.vmm.cloud.plugins.module_utils.nwfilter import ensure_filters, needs_vmm_filters
 from ansible_collections.vmm.cloud.plugins.module_utils.seed import seed_digest, seed_files, write_seed_iso
+from ansible_collections.vmm.cloud.plugins.module_utils.vm_boot_media import BootMediaSteps
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_data_disks import DataDiskSteps
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_facts import vm_facts
 from ansible_collections.vmm.cloud.plugins.module_utils.vm_reinstall import ReinstallSteps
@@ -56,7 +57,7 @@ def _console_password(spec):
     return (spec.get("graphics") or {}).get("password")
 
 
-class VmService(ReinstallSteps, DataDiskSteps):
+class VmService(ReinstallSteps, DataDiskSteps, BootMediaSteps):
     def __init__(self, context):
         self.client = context.client
         self.qemu_img = context.qemu_img
@@ -181,7 +182,13 @@ class VmService(ReinstallSteps, DataDiskSteps):
         return chosen
 
     def _disk_plan(self, request):
-        """(base path, base format, image name, size in bytes) after checking the sizes."""
+        """(base path, base format, image name, size in bytes) after checking the sizes; no base for the blank
+        disk of a VM installed from an ISO."""
+        if not self.request["image"]:
+            if not request["disk_size_bytes"]:
+                raise ValidationError("disk_size: required for the blank disk of a VM installed from an ISO "
+                                      "(no image)", field="disk_size")
+            return None, None, None, request["disk_size_bytes"]
         base, base_format, image_name = self.images.resolve(self.request["image"] or "")
         base_size = self.qemu_img.info(base)["virtual-size"]
         size = request["disk_size_bytes"] or base_size
@@ -191,8 +198,9 @@ class VmService(ReinstallSteps, DataDiskSteps):
         return base, base_format, image_name or base, size
 
     def _create(self, request, start):
-        if not self.request["image"]:
-            raise ValidationError("image: required to create a VM that does not exist yet", field="image")
+        if not self.request["image"] and not self.request["iso"]:
+            raise ValidationError("image: required to create a VM that does not exist yet (or `iso`, to install "
+                                  "it from an ISO on a blank disk)", field="image")
         with self._assigning(with_create_defaults(request)) as request:
             return self._create_assigned(with_seed_network(request), start)
 
@@ -217,6 +225,7 @@ class VmService(ReinstallSteps, DataDiskSteps):
         spec = new_spec(request, uuid=vm_uuid, domain_type=self._domain_type(), machine=self.request["machine"],
                         disks=disks, serial_log=os.path.join(CONSOLE_LOG_DIR, f"{name}.log"), image=image_label,
                         created=utc_now(), seed_sha256=seed_digest(files))
+        spec = self._plan_boot_media(spec, request)
         steps = self._plan_data_disks(spec, request) if request["disks"] else []
         xml = build_domain_xml(spec)
         if needs_vmm_filters(spec["interfaces"]):
@@ -248,7 +257,9 @@ class VmService(ReinstallSteps, DataDiskSteps):
 
     def _make_disk(self, rollback, disk_path, base, base_format, size):
         rollback.add(remove_file, disk_path)
-        if self.request["clone"] == "full":
+        if base is None:
+            self.log.apply(f"created blank disk {disk_path}", self.qemu_img.create, disk_path, size)
+        elif self.request["clone"] == "full":
             self.log.apply(f"copied {base} to {disk_path}", self.qemu_img.convert, base, base_format, disk_path)
             self.log.apply(f"grew {disk_path}", self.qemu_img.resize, disk_path, size)
         else:
@@ -279,6 +290,7 @@ class VmService(ReinstallSteps, DataDiskSteps):
         requested_type = None if self.request["domain_type"] == "auto" else self._domain_type()
         spec = updated_spec(current, request, domain_type=requested_type,
                             seed_sha256=seed_digest(files) if files else None)
+        spec = self._plan_boot_media(spec, request)
         steps = self._plan_data_disks(spec, request) if request["disks"] is not None else []
         before, after = managed_view(current), managed_view(spec)
         changed = view_changes(before, after)
@@ -300,6 +312,7 @@ class VmService(ReinstallSteps, DataDiskSteps):
             if active:
                 self._apply_live(dom, changed, spec)
                 self._attach_live(dom, steps)
+                self._switch_rescue(dom, changed)
         self._finish_data_disks(dom, steps, active)
         self._grow_disk(dom, current, request)
         if request["autostart"] is not None and self.client.autostart(dom) != request["autostart"]:

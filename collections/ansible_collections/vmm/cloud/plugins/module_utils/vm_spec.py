@@ -260,7 +260,14 @@ def normalize_request(params):
         "autostart": params.get("autostart"),
         "snapshot_limit": _optional_int(params, "snapshot_limit", minimum=0, maximum=1000),
         "disks": check_disks(params["disks"]) if params.get("disks") is not None else None,
+        "iso": check_name(params["iso"], field="iso") if params.get("iso") else params.get("iso"),
+        "rescue": params.get("rescue"),
+        "rescue_image": check_name(params["rescue_image"], field="rescue_image")
+        if params.get("rescue_image") else None,
     }
+    if request["rescue"] and not request["rescue_image"]:
+        raise ValidationError("rescue_image: required to put a VM in rescue mode (an ISO image of the store)",
+                              field="rescue_image")
     request.update(_operation(params))
     if params.get("networks") is not None:
         request["interfaces"] = [_network(i, nic) for i, nic in enumerate(params["networks"])]
@@ -395,6 +402,8 @@ def managed_view(facts):
         "seed_sha256": facts["metadata"].get("seed_sha256"),
         "snapshot_limit": facts["metadata"].get("snapshot_limit"),
         "data_disks": sorted(current_data_disks(facts)),
+        "iso": facts["metadata"].get("iso"),
+        "rescue": facts["metadata"].get("rescue"),
     }
 
 

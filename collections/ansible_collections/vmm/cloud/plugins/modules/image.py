@@ -10,6 +10,9 @@ short_description: Register and delete base images in the node's image store
 description:
   - Copies a qcow2 or raw image (a file on the node or an HTTP(S) URL reachable from it) into the image store,
     a libvirt directory pool, with its metadata beside it.
+  - An ISO 9660 file (a CD image) is kept as an ISO (C(kind=iso), C(<name>.iso)). VMs boot it with the
+    O(vmm.cloud.vm#module:iso) or O(vmm.cloud.vm#module:rescue_image) options of M(vmm.cloud.vm) and never get a
+    disk from it.
   - Registering the same content again changes nothing. Different content under an existing name replaces the
     image only while no VM uses it.
   - Deleting an image is refused while any VM's disk is an overlay on it.
@@ -57,6 +60,11 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Keep a rescue CD in the store (an ISO file is stored as an ISO)
+  vmm.cloud.image:
+    name: rescue
+    src: /var/cache/vmm/images/vmm-rescue.iso
+
 - name: Register an image
   vmm.cloud.image:
     name: debian-12
@@ -87,6 +95,7 @@ image:
     virtual_size: 2147483648
     sha256: 9f2c...
     registered: "2026-11-24T09:00:00Z"
+    kind: disk
 """
 
 import os

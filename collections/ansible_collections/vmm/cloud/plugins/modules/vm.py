@@ -248,6 +248,24 @@ options:
         administrator's setting, not among the options the jobs API takes from users). Unset keeps the current
         limit; a VM without one takes the limit the snapshot module is given.
     type: int
+  iso:
+    description:
+      - An ISO image of the image store (see M(vmm.cloud.image)) in the VM's CD-ROM drive, booted before its disks,
+        for a manual install. An empty string ejects it. Unset leaves the drive as it is.
+      - A running VM boots from it at its next start (the field is listed in RV(update.pending_restart)).
+      - A VM created with an ISO and without O(image) gets a blank system disk of O(disk_size) GiB.
+    type: str
+  rescue:
+    description:
+      - V(true) puts the VM in rescue mode, V(false) takes it out; unset leaves it as it is.
+      - In rescue mode the VM boots O(rescue_image) from its CD-ROM drive with all its own disks attached, which
+        it does not touch. A running VM is restarted into rescue mode, and restarted again into a normal boot
+        when it leaves it (gracefully first, within O(shutdown_timeout)). A stopped VM switches at its next start.
+      - The mode is kept in the VM's metadata (C(vm.rescue)); leaving it puts back the ISO of O(iso), if any.
+    type: bool
+  rescue_image:
+    description: The ISO image of the store that rescue mode boots; required with O(rescue=true).
+    type: str
 extends_documentation_fragment:
   - vmm.cloud.ip_pools
 notes:
@@ -337,6 +355,8 @@ vm:
     created: "2026-11-28T10:00:00Z"
     reinstalled: null
     snapshot_limit: null
+    iso: null
+    rescue: null
 update:
   description: How changes to an existing VM were applied.
   returned: always
