@@ -59,7 +59,7 @@ class Access:
             return {**variables, "owner": user["name"], "keep_owner": True}, user["name"]
         if not exists or owner != user["name"]:
             raise ApiError(403, FORBIDDEN_VM)
-        if operation.name == "vm_restore" and (variables.get("restore_as") or variables.get("owner")):
+        if operation.name == "vm_restore" and any(variables.get(key) for key in ("restore_as", "owner", "node")):
             raise ApiError(403, "vars.restore_as: restoring a backup as a new VM is for administrators.",
                            field="vars.restore_as")
         if operation.name in ("vm_reinstall", "vm_rescue", "vm_iso"):  # the node checks the owner too

@@ -63,11 +63,19 @@ VM_ISO_OPTIONS = {
     "shutdown_timeout": {"type": "int", "default": 60},
 }
 
+VM_ADOPT_OPTIONS = {
+    "name": {"type": "str", "required": True},
+    "adopt": {"type": "bool", "default": True},
+    "owner": {"type": "str"},
+    "managed_disks": {"type": "list", "elements": "str", "default": []},
+}
+
 VM_RESTORE_OPTIONS = {
     "name": {"type": "str", "required": True},
     "backup": {"type": "str"},
     "restore_as": {"type": "str"},
     "owner": {"type": "str"},
+    "node": {"type": "str"},
 }
 
 
@@ -140,7 +148,8 @@ OPERATIONS = {op.name: op for op in (
               schema=object_schema(VM_BACKUP_OPTIONS)),
     Operation(name="vm_restore", kind="vm", playbook="playbooks/vm_restore.yml", timeout=21600,
               description="Restore the VM from its backup `backup` (the newest when unset): its disks are replaced "
-                          "and it runs again if it ran. restore_as (administrators) makes a new VM of the backup.",
+                          "and it runs again if it ran. restore_as (administrators) makes a new VM of the backup, "
+                          "on `node` when given (a backup store shared by the nodes restores anywhere).",
               schema=object_schema(VM_RESTORE_OPTIONS)),
     Operation(name="vm_disk", kind="vm", playbook="playbooks/vm_disk.yml", roles=("admin",), timeout=1800,
               description="Add (size in GiB), grow (a bigger size) or remove (state absent: detached and "
@@ -158,6 +167,12 @@ OPERATIONS = {op.name: op for op in (
                           "manual install), or eject it (iso \"\"); with restart (the default) the VM boots again "
                           "at once, else at its next start.",
               schema=object_schema(VM_ISO_OPTIONS)),
+    Operation(name="vm_adopt", kind="vm", playbook="playbooks/vm_adopt.yml", roles=("admin",), timeout=600,
+              description="Adopt a libvirt domain vmm did not make, without restarting it: vmm's metadata (owner, "
+                          "the node's cluster, the disks of managed_disks, which vmm deletes with the VM and a "
+                          "reinstall replaces) is written into it, and every operation works on it afterwards. "
+                          "adopt false gives it back.",
+              schema=object_schema(VM_ADOPT_OPTIONS)),
     _power("vm_start", "running", "Start a VM."),
     _power("vm_stop", "stopped", "Shut a VM down (ACPI, forced after shutdown_timeout seconds)."),
     _power("vm_restart", "restarted", "Restart a VM."),

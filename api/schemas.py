@@ -69,6 +69,7 @@ FORMATS = {
     "disk": NAME,
     "size": {"type": "integer", "minimum": 1, "maximum": 65536},
     "restore_as": NAME,
+    "managed_disks": {"type": "string", "pattern": r"^(vd|sd|hd|xvd)[a-z]{1,2}$", "maxLength": 5},
     "iso": {"type": "string", "maxLength": 64, "pattern": r"^([A-Za-z0-9](\.?[A-Za-z0-9_-])*)?$",
             "description": "an ISO image of the store, or empty to eject"},
     "keep": {"type": "integer", "minimum": 1, "maximum": 1000},

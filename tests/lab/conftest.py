@@ -164,6 +164,12 @@ class LabApi:
         assert job["status"] == "successful", (job, self.stdout(job_id)[-3000:])
         return job
 
+    def vm_records(self, name, kind):
+        """The VM's snapshots or backups as the API's directory has them."""
+        response = self.client.get(f"/api/v1/vms/{name}/{kind}", headers=self.headers)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["results"]
+
     def vm(self, name):
         """The VM as the API's directory has it."""
         response = self.client.get(f"/api/v1/vms/{name}", headers=self.headers)

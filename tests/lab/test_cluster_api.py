@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab.conftest import lab, running_api, wait_for
+from tests.lab.conftest import LAB_DIR, lab, running_api, wait_for
 
 
 @pytest.fixture
 def api(cluster, tmp_path):
     with running_api(cluster.inventory, tmp_path, ha_interval=1.0) as api:
         yield api
+
+
+def test_disks_of_lab_vms_through_the_api_and_a_backup_restored_on_another_node(cluster, api):
+    """Snapshot, reinstall and back up a lab VM over HTTP; its backup, on the share, becomes a VM on another node."""
+    job = api.ok(api.submit("vm_create", {"name": "apidisk1", "image": "tiny", "memory": 128, "cluster": "lab"}))
+    home = job["artifacts"]["node"]
+    other = next(node for node in cluster.nodes("lab") if node != home)
+
+    api.ok(api.submit("vm_snapshot", {"name": "apidisk1", "snapshot": "s1"}))
+    assert [s["name"] for s in api.vm_records("apidisk1", "snapshots")] == ["s1"]
+    job = api.ok(api.submit("vm_reinstall", {"name": "apidisk1"}))
+    assert job["artifacts"]["node"] == home and job["artifacts"]["vm"]["reinstalled"]
+    assert api.vm_records("apidisk1", "snapshots") == []  # they lived in the old disk
+
+    api.ok(api.submit("vm_backup", {"name": "apidisk1", "backup": "b1"}), timeout=600)
+    assert (LAB_DIR / "shared" / "backups" / "apidisk1" / "b1" / "SHA256SUMS").is_file()
+    assert [b["name"] for b in api.vm_records("apidisk1", "backups")] == ["b1"]
+    job = api.ok(api.submit("vm_restore", {"name": "apidisk1", "backup": "b1", "restore_as": "apidisk1-copy",
+                                           "node": other}), timeout=600)
+    assert job["artifacts"]["node"] == other and job["artifacts"]["vm"]["state"] == "running", job["artifacts"]
+    assert cluster.where("apidisk1-copy") == [other] and cluster.where("apidisk1") == [home]
+
+    for name in ("apidisk1", "apidisk1-copy"):
+        api.ok(api.submit("vm_delete", {"name": name}))
+        assert cluster.where(name) == []
 
 
 def test_cluster_operations_and_ha_through_the_api(cluster, api):

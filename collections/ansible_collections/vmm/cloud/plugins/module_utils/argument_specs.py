@@ -178,6 +178,15 @@ VM_INFO_SPEC = {
     "uri": URI_OPTION,
 }
 
+VM_ADOPT_SPEC = {
+    "name": {"type": "str", "required": True},
+    "uri": URI_OPTION,
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "owner": {"type": "str"},
+    "cluster": {"type": "str"},
+    "managed_disks": {"type": "list", "elements": "str", "default": []},
+}
+
 VM_SNAPSHOT_SPEC = {
     "vm": {"type": "str", "required": True},
     "name": {"type": "str", "required": True},

@@ -36,7 +36,17 @@ def _sub(parent, tag, text=None, **attrs):
 
 
 def _metadata(parent, meta):
-    holder = etree.SubElement(_sub(parent, "metadata"), _M + "vm", nsmap={"vmm": METADATA_NS})
+    _sub(parent, "metadata").append(_metadata_element(meta))
+
+
+def metadata_element_xml(meta):
+    """vmm's <vm> metadata element alone, for libvirt's setMetadata (an adoption). Its namespace is the default
+    one: libvirt declares the `vmm` prefix on the element itself and fails when it is declared already."""
+    return etree.tostring(_metadata_element(meta, prefix=None), encoding="unicode")
+
+
+def _metadata_element(meta, prefix="vmm"):
+    holder = etree.Element(_M + "vm", nsmap={prefix: METADATA_NS})
     for key in _META_TEXT:
         value = meta.get(key.replace("-", "_"))
         if value is not None:
@@ -53,14 +63,16 @@ def _metadata(parent, meta):
     for path in meta.get("managed_disks") or []:
         _sub(disks, _M + "disk", path)
     _sub(holder, _M + "ha", "true" if meta.get("ha") else "false")
+    return holder
 
 
 def _disk(devices, disk):
-    element = _sub(devices, "disk", type="file", device=disk.get("device") or "disk")
+    block = disk["path"].startswith("/dev/")  # an LVM volume or a disk: an adopted VM's, or the lvm pool's
+    element = _sub(devices, "disk", type="block" if block else "file", device=disk.get("device") or "disk")
     driver = _sub(element, "driver", name="qemu", type=disk["format"])
     if disk["format"] == "qcow2":
         driver.set("discard", "unmap")
-    _sub(element, "source", file=disk["path"])
+    _sub(element, "source", **{"dev" if block else "file": disk["path"]})
     _sub(element, "target", dev=disk["target"], bus=disk.get("bus") or "virtio")
     if disk.get("readonly"):
         _sub(element, "readonly")

@@ -144,6 +144,13 @@ class LibvirtClient:
     def define(self, xml):
         return self._call("defining the domain", self.conn.defineXML, xml)
 
+    def set_metadata(self, dom, xml, namespace, live):
+        """Write (xml) or remove (None) the domain's metadata element of `namespace`, in its definition and, when
+        `live`, in the running guest's too: no restart."""
+        flags = libvirt.VIR_DOMAIN_AFFECT_CONFIG | (libvirt.VIR_DOMAIN_AFFECT_LIVE if live else 0)
+        self._call(f"writing the metadata of {dom.name()}", dom.setMetadata, libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+                   xml, "vmm" if xml else None, namespace, flags)
+
     def start(self, dom):
         self._call(f"starting {dom.name()}", dom.create)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 
 from ansible_collections.vmm.cloud.plugins.module_utils.changes import Rollback, remove_file
-from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import build_domain_xml, parse_domain_xml
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_merge import domain_xml_for
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import parse_domain_xml
 from ansible_collections.vmm.cloud.plugins.module_utils.errors import (
     ConflictError,
     NotFoundError,
@@ -73,7 +74,8 @@ class ReinstallSteps:
         spec["metadata"].update(image=label, reinstalled=utc_now())
         before = dict(managed_view(current), image=current["metadata"].get("image"))
         after = dict(managed_view(spec), image=label)
-        self._swap_system(dom, current, system, files, (base, base_format, size), build_domain_xml(spec))
+        self._swap_system(dom, current, system, files, (base, base_format, size),
+                          domain_xml_for(spec, self.client.domain_xml(dom, inactive=True)))
         self.log.apply("started", self.client.start, dom)
         self.outcome["reinstalled"] = {"image": label, "disk": system["path"], "seed_rewritten": files is not None}
         if self.log.check_mode:

@@ -18,6 +18,7 @@ import uuid as uuidlib
 
 from ansible_collections.vmm.cloud.plugins.module_utils.addresses import Addresses
 from ansible_collections.vmm.cloud.plugins.module_utils.changes import Rollback, remove_file
+from ansible_collections.vmm.cloud.plugins.module_utils.domain_merge import domain_xml_for
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_type import choose_domain_type
 from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import (
     build_domain_xml,
@@ -160,8 +161,9 @@ class VmService(ReinstallSteps, DataDiskSteps, BootMediaSteps):
                 continue
             if os.path.lexists(path):
                 self.log.apply(f"removed {path}", remove_file, path)
-        if facts.get("serial_log") and os.path.lexists(facts["serial_log"]):
-            self.log.apply(f"removed {facts['serial_log']}", remove_file, facts["serial_log"])
+        log = facts.get("serial_log") or ""
+        if log.startswith(CONSOLE_LOG_DIR + "/") and os.path.lexists(log):  # vmm's own (an adopted VM's stays)
+            self.log.apply(f"removed {log}", remove_file, log)
         if not self.log.check_mode:
             self.client.refresh_pool(self.request["pool"])
         return {"vm": None, "before": before, "after": None}
@@ -305,7 +307,8 @@ class VmService(ReinstallSteps, DataDiskSteps, BootMediaSteps):
             self._make_data_disks(steps, Rollback())
             if active:
                 self._detach_live(dom, steps)
-            self.log.apply(f"updated {', '.join(changed)}", self.client.define, build_domain_xml(spec))
+            self.log.apply(f"updated {', '.join(changed)}", self.client.define,
+                           domain_xml_for(spec, self.client.domain_xml(dom, inactive=True)))
             if "seed_sha256" in changed:
                 seed_path = managed_seed_path(current)
                 self.log.apply(f"rewrote seed {seed_path}", write_seed_iso, self.run, seed_path, files)

@@ -1,10 +1,13 @@
-"""Rescue mode and ISO boot over HTTP (vm_rescue, vm_iso): real jobs on this node, for the VM's owner only."""
+"""Rescue mode and ISO boot over HTTP (vm_rescue, vm_iso) for the VM's owner, adoption (vm_adopt) for administrators:
+real jobs on this node."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
+import libvirt
 import pytest
 
 from integration.ansible_run import run_task
@@ -70,3 +73,43 @@ def test_rescue_mode_and_iso_boot_over_http(make_app, sqlite_url, tiny_image, re
     assert ejected["status"] == "successful" and ejected["artifacts"]["vm"]["iso"] is None, ejected
     assert alice.get(f"/api/v1/vms/{VM}").get_json()["iso"] is None
     assert not Path("/tmp/vmm-iso-pwned").exists()
+
+
+FOREIGN = """<domain type='qemu'><name>{name}</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
+  <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='{disk}'/>
+    <target dev='vda' bus='virtio'/></disk>
+    <serial type='pty'><log file='/var/log/vmm/console/{name}.log' append='off'/><target port='0'/></serial>
+  </devices></domain>"""
+
+
+def test_adoption_over_http_is_for_administrators(make_app, sqlite_url, tiny_image, remove_vm):
+    vm = "it-api-adopt1"
+    remove_vm.add(vm)
+    base = Path(run_task("vmm.cloud.image_info", {"name": tiny_image})["images"][0]["path"])
+    disk = Path(f"/var/lib/vmm/disks/{vm}-legacy.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(disk)], check=True)
+    conn = libvirt.open("qemu:///system")
+    try:
+        conn.defineXML(FOREIGN.format(name=vm, disk=disk)).create()
+    finally:
+        conn.close()
+    app = make_app(sqlite_url)
+    admin = Client(app, make_token(app, "admin", "admin"))
+    alice = Client(app, make_token(app, "alice", "user"))
+    answer = alice.post("/api/v1/jobs", {"operation": "vm_adopt", "vars": {"name": vm, "owner": "alice"}})
+    assert answer.status_code == 403, answer.get_json()
+    for bad in ("vda; reboot", PAYLOAD, "../vda"):
+        answer = admin.post("/api/v1/jobs", {"operation": "vm_adopt", "vars": {"name": vm, "managed_disks": [bad]}})
+        field = answer.get_json()["field"]
+        assert answer.status_code == 400 and field.startswith("vars.managed_disks"), answer.get_json()
+
+    adopted = admin.wait(admin.submit("vm_adopt", {"name": vm, "owner": "alice", "managed_disks": ["vda"]})["id"])
+    assert adopted["status"] == "successful", adopted
+    assert adopted["artifacts"]["vm"]["adopted"] and adopted["artifacts"]["vm"]["state"] == "running"
+    listed = alice.get(f"/api/v1/vms/{vm}").get_json()
+    assert listed["owner"] == "alice" and listed["image"] is None, listed
+    stopped = alice.wait(alice.submit("vm_stop", {"name": vm, "shutdown_timeout": 0})["id"])
+    assert stopped["status"] == "successful" and stopped["artifacts"]["vm"]["state"] == "shutoff", stopped
+    deleted = alice.wait(alice.submit("vm_delete", {"name": vm})["id"])
+    assert deleted["status"] == "successful" and not disk.exists(), deleted  # vda was marked vmm's
