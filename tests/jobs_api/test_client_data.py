@@ -47,7 +47,7 @@ FILLERS = {"name": "inj-fill", "image": "it-tiny", "owner": "alice", "target": "
            "mac": "52:54:00:0a:0b:0c", "hostname": "inj-fill", "fqdn": "inj-fill.example.org",
            "listen": "127.0.0.1", "machine": "pc", "password": "secret",
            "ssh_authorized_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 k", "ipv4": "none", "ipv6": "none",
-           "address": "auto", "snapshot": "inj-snap"}
+           "address": "auto", "snapshot": "inj-snap", "iso": "inj-iso", "managed_disks": "vda"}
 # Options whose format leaves room for free text somewhere: the payload is also tried in that room.
 SHAPES = {"ssh_authorized_keys": lambda payload: f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 {payload}"}
 
