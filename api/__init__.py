@@ -27,6 +27,7 @@ class Services:
     sync: object
     backups: object
     pools: object
+    notifier: object
 
 
 def build_services(settings):
@@ -38,6 +39,7 @@ def build_services(settings):
     from .ha_watch import HaWatcher
     from .jobs import JobService
     from .nodes import NodeList
+    from .notify import Notifier
     from .pools import PoolReport
     from .private import private_data_dir
     from .quotas import Quotas
@@ -47,14 +49,15 @@ def build_services(settings):
     private_data_dir(settings)
     store = Store(settings.database)
     store.create_schema()
-    directory = Directory(store)
-    jobs = JobService(settings, store, directory)
+    notifier = Notifier(settings, store)
+    directory = Directory(store, notifier)
+    jobs = JobService(settings, store, directory, notifier)
     node_list = NodeList(settings)
     return Services(settings=settings, store=store, jobs=jobs, access=Access(store, Quotas(store)),
                     metrics=meta.metrics_registry(store), ha=HaWatcher(settings, jobs, node_list),
                     directory=directory, sync=SyncSchedule(settings, jobs, store),
                     backups=BackupSchedule(settings, jobs, store),
-                    pools=PoolReport(node_list, store))
+                    pools=PoolReport(node_list, store), notifier=notifier)
 
 
 def start_services(services):
@@ -63,9 +66,11 @@ def start_services(services):
     services.ha.start()
     services.sync.start()
     services.backups.start()
+    services.notifier.start()
 
 
 def stop_services(services):
+    services.notifier.stop()
     services.ha.stop()
     services.sync.stop()
     services.backups.stop()
@@ -75,7 +80,9 @@ def stop_services(services):
 def create_app(settings=None):
     from . import directory_views, errors, meta, views
     from .backup_policies import bp as backup_policies_bp
+    from .email_notices import bp as email_bp
     from .tokens import bp as tokens_bp
+    from .webhooks import bp as webhooks_bp
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
@@ -89,6 +96,8 @@ def create_app(settings=None):
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(tokens_bp)
     app.register_blueprint(backup_policies_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(email_bp)
     app.register_blueprint(meta.bp)
     start_services(services)
     return app

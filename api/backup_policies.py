@@ -28,11 +28,7 @@ FIELDS = ("vm", "cluster", "every", "keep", "start")
 
 def policy_body(body, user, store):
     """The policy a POST asks for, checked: the fields named in errors."""
-    if not isinstance(body, dict):
-        raise bad_request("body", "must be a JSON object with vm or cluster, every and keep")
-    for key in body:
-        if key not in FIELDS:
-            raise bad_request(str(key)[:64], f"unknown field (use {', '.join(FIELDS)})")
+    validation.object_body(body, FIELDS, "vm or cluster, every and keep")
     for key in ("vm", "cluster"):
         value = body.get(key)
         if key in body and (not isinstance(value, str) or len(value) > 64

@@ -30,6 +30,16 @@ class Settings:
     # a request never waits behind the jobs' playbooks for a time slice; 0 = normal scheduling
     sync_interval: float = 300.0  # seconds between scheduled inventory_sync jobs; 0 = none
     backup_interval: float = 30.0  # seconds between looks for backup policies that are due; 0 = none
+    webhook_interval: float = 2.0  # seconds between looks for webhook deliveries that are due; 0 = none sent
+    webhook_attempts: int = 5  # a delivery is given up after this many attempts
+    webhook_backoff: float = 2.0  # seconds before the second attempt; doubled for each further one
+    webhook_max_backoff: float = 300.0
+    smtp_host: str = ""  # email notices (api/email_notices.py); empty: none are sent
+    smtp_port: int = 25
+    smtp_from: str = "vmm@localhost"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: int = 0  # 1: STARTTLS before the login
 
     def nodes_inventory(self):
         """The node inventory the jobs run against: `inventory`, else the one ansible.cfg names."""

@@ -67,8 +67,9 @@ def _one_per_name(rows):
 
 
 class Directory:
-    def __init__(self, store):
+    def __init__(self, store, notifier=None):
         self.store = store
+        self.notifier = notifier
 
     def record_job(self, job, status, artifacts):
         """Apply what a finished job saw."""
@@ -88,9 +89,17 @@ class Directory:
         if job["operation"] == "vm_delete" and status == "successful":
             self.store.forget_vm(job["vars"]["name"])
         if isinstance(artifacts.get("nodes"), dict):
-            self.store.record_nodes([node_row(name, facts or {}, now) for name, facts in artifacts["nodes"].items()])
+            self._record_nodes([node_row(name, facts or {}, now) for name, facts in artifacts["nodes"].items()])
         if isinstance(artifacts.get("directory"), dict) and status == "successful":
             self._reconcile(artifacts["directory"], read_since=job["started"] or now, seen_at=now)
+
+    def _record_nodes(self, rows):
+        """Record the nodes' rows; a node that answered before and does not now is reported down (webhooks)."""
+        was_up = {node["name"] for node in self.store.list_nodes() if node["reachable"]}
+        self.store.record_nodes(rows)
+        down = [row["name"] for row in rows if not row["reachable"] and row["name"] in was_up]
+        if down and self.notifier is not None:
+            self.notifier.nodes_down(down)
 
     def _reconcile(self, report, read_since, seen_at):
         answered = [node for node, answer in report.items() if answer.get("ok")]

@@ -72,6 +72,48 @@ vms = sa.Table(
     sa.Index("vms_node", "node"),
 )
 
+# Notifications (api/notify.py): webhooks (api/webhooks.py) and email subscriptions (api/email_notices.py), and
+# every delivery to either with its attempts.
+webhooks = sa.Table(
+    "webhooks", directory_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),  # Fernet token of the secret
+    sa.Column("description", sa.String(1024)),
+    sa.Column("created", Instant, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+)
+
+email_subscriptions = sa.Table(
+    "email_subscriptions", directory_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user", sa.String(64), nullable=False),  # whose: a user gets the events of their jobs and VMs
+    sa.Column("admin", sa.Boolean, nullable=False),  # made by an administrator: every event of its kinds
+    sa.Column("address", sa.String(254), nullable=False),
+    sa.Column("events", sa.JSON, nullable=False),
+    sa.Column("created", Instant, nullable=False),
+)
+
+deliveries = sa.Table(
+    "notice_deliveries", directory_metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("webhook", sa.Integer),  # to a webhook, or
+    sa.Column("subscription", sa.Integer),  # to an email subscription
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # the exact bytes signed and sent
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt", Instant),
+    sa.Column("last_code", sa.Integer),  # the receiver's HTTP (or SMTP) status, NULL when it could not be reached
+    sa.Column("last_error", sa.String(1024)),
+    sa.Column("created", Instant, nullable=False),
+    sa.Column("delivered", Instant),
+    sa.Index("notice_deliveries_due", "status", "next_attempt"),
+    sa.Index("notice_deliveries_webhook", "webhook"),
+    sa.Index("notice_deliveries_subscription", "subscription"),
+)
+
 # Backup policies (api/backup_policies.py): back up a VM, a cluster's VMs or every VM every `every` seconds.
 policies = sa.Table(
     "backup_policies", directory_metadata,

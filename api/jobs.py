@@ -52,10 +52,11 @@ def controller_alive(controller):
 
 
 class JobService:
-    def __init__(self, settings, store, directory):
+    def __init__(self, settings, store, directory, notifier=None):
         self.settings = settings
         self.store = store
         self.directory = directory
+        self.notifier = notifier
         self.secrets = SecretBox.from_settings(settings)
         self.controller = controller_id()
         self.work_available = threading.Event()
@@ -187,6 +188,8 @@ class JobService:
         except Exception:  # the job's own record stands; the next inventory_sync mends the directory
             log.exception("job %s: recording its VMs in the directory failed", job["id"])
         self.store.finish_job(job["id"], status, job_explanation=explanation, **fields)
+        if self.notifier is not None:
+            self.notifier.job_ended(job, status)
 
     @staticmethod
     def _explain(status, outcome, failed_task, runner):

@@ -89,6 +89,10 @@ def _parameters(*names):
     known = {
         "job_id": {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1,
                                                                               "maximum": 2 ** 31 - 1}},
+        "subscription_id": {"name": "subscription_id", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 31 - 1}},
+        "webhook_id": {"name": "webhook_id", "in": "path", "required": True,
+                       "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 31 - 1}},
         "policy_id": {"name": "policy_id", "in": "path", "required": True,
                       "schema": {"type": "integer", "minimum": 1, "maximum": 2 ** 31 - 1}},
         "token_id": {"name": "token_id", "in": "path", "required": True,
@@ -231,6 +235,96 @@ def _directory_paths():
     }
 
 
+def _webhook_schemas():
+    from .email_notices import ADDRESS_RE
+    from .webhooks import EVENTS, URL_RE
+
+    hook = {"type": "object", "required": ["id", "url", "events"], "properties": {
+        "id": {"type": "integer"}, "url": STRING, "events": {"type": "array", "items": STRING},
+        "description": NULLABLE_STRING, "created": STRING, "created_by": STRING,
+        "secret": {"type": "string", "description": "only in the answer to the POST that made it"}}}
+    create = {"type": "object", "additionalProperties": False, "required": ["url", "events"], "properties": {
+        "url": {"type": "string", "maxLength": 2048, "pattern": URL_RE.pattern, "description": "http(s) URL"},
+        "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(EVENTS)}},
+        "secret": {"type": "string", "minLength": 16, "maxLength": 256, "pattern": r"^[ -~]+$",
+                   "description": "the HMAC key; left out, the API makes one"},
+        "description": {"type": "string", "maxLength": 1024}}}
+    delivery = {"type": "object", "required": ["id", "webhook", "event", "status", "attempts"], "properties": {
+        "id": {"type": "integer"}, "webhook": {"type": "integer", "nullable": True},
+        "subscription": {"type": "integer", "nullable": True}, "event": STRING,
+        "status": {"type": "string", "enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer"},
+        "last_code": {"type": "integer", "nullable": True}, "last_error": NULLABLE_STRING, "created": STRING,
+        "delivered": NULLABLE_STRING, "next_attempt": NULLABLE_STRING, "body": ANY_OBJECT}}
+    subscription = {"type": "object", "required": ["id", "user", "address", "events"], "properties": {
+        "id": {"type": "integer"}, "user": STRING, "admin": {"type": "boolean"}, "address": STRING,
+        "events": {"type": "array", "items": STRING}, "created": STRING}}
+    subscribe = {"type": "object", "additionalProperties": False, "required": ["address", "events"], "properties": {
+        "address": {"type": "string", "maxLength": 254, "pattern": ADDRESS_RE.pattern},
+        "events": {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(EVENTS)},
+                   "description": "node.down is for administrators"}}}
+    return {"Webhook": hook, "WebhookCreate": create, "WebhookDelivery": delivery,
+            "EmailSubscription": subscription, "EmailSubscriptionCreate": subscribe}
+
+
+def _webhook_paths():
+    admin = {"401": ERRORS["401"], "403": ERRORS["403"]}
+    missing = _error("No such webhook")
+    listing = {"type": "object", "properties": {"count": {"type": "integer"},
+                                                "results": {"type": "array", "items": _ref("Webhook")}}}
+    return {
+        "/api/v1/webhooks": {
+            "get": {"summary": "Webhooks (admin)", "responses": {"200": _json(listing), **admin}},
+            "post": {"summary": "POST these events to `url` (admin), signed: X-Vmm-Signature is sha256=<HMAC-SHA256 "
+                                "of the body with the secret, shown once>",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(
+                         "WebhookCreate")}}},
+                     "responses": {"201": _json(_ref("Webhook"), "Created"), "400": ERRORS["400"], **admin,
+                                   "413": _error("Body too large"), "415": _error("Not JSON")}}},
+        "/api/v1/webhooks/{webhook_id}": {
+            "get": {"summary": "One webhook", "parameters": _parameters("webhook_id"),
+                    "responses": {"200": _json(_ref("Webhook")), **admin, "404": missing}},
+            "delete": {"summary": "Delete a webhook and its deliveries", "parameters": _parameters("webhook_id"),
+                       "responses": {"204": {"description": "Deleted"}, **admin, "404": missing}}},
+        "/api/v1/webhooks/{webhook_id}/deliveries": {"get": {
+            "summary": "The webhook's deliveries, newest first (the last 200), with their attempts",
+            "parameters": _parameters("webhook_id"),
+            "responses": {"200": _json({"type": "object", "properties": {
+                "count": {"type": "integer"}, "results": {"type": "array", "items": _ref("WebhookDelivery")}}}),
+                **admin, "404": missing}}},
+        **_email_paths(),
+    }
+
+
+def _email_paths():
+    missing = _error("No such subscription (or not yours)")
+    listing = {"type": "object", "properties": {"count": {"type": "integer"},
+                                                "results": {"type": "array", "items": _ref("EmailSubscription")}}}
+    return {
+        "/api/v1/email_subscriptions": {
+            "get": {"summary": "Email subscriptions (admins: all; users: their own)",
+                    "responses": {"200": _json(listing), "401": ERRORS["401"]}},
+            "post": {"summary": "Mail these events to `address`: a user's own jobs' and VMs' events; an "
+                                "administrator's, all of them",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(
+                         "EmailSubscriptionCreate")}}},
+                     "responses": {"201": _json(_ref("EmailSubscription"), "Created"), "400": ERRORS["400"],
+                                   "401": ERRORS["401"], "403": _error("node.down asked by a user"),
+                                   "413": _error("Body too large"),
+                                   "415": _error("Not JSON")}}},
+        "/api/v1/email_subscriptions/{subscription_id}": {
+            "get": {"summary": "One email subscription", "parameters": _parameters("subscription_id"),
+                    "responses": {"200": _json(_ref("EmailSubscription")), "401": ERRORS["401"], "404": missing}},
+            "delete": {"summary": "Delete an email subscription", "parameters": _parameters("subscription_id"),
+                       "responses": {"204": {"description": "Deleted"}, "401": ERRORS["401"], "404": missing}}},
+        "/api/v1/email_subscriptions/{subscription_id}/deliveries": {"get": {
+            "summary": "The subscription's deliveries, newest first (the last 200)",
+            "parameters": _parameters("subscription_id"),
+            "responses": {"200": _json({"type": "object", "properties": {
+                "count": {"type": "integer"}, "results": {"type": "array", "items": _ref("WebhookDelivery")}}}),
+                "401": ERRORS["401"], "404": missing}}},
+    }
+
+
 def _token_paths():
     return {
         "/api/v1/tokens": {
@@ -310,6 +404,7 @@ def openapi_document():
             "summary": "Run a job's operation again with the same vars", "parameters": _parameters("job_id"),
             "responses": {**accepted, "429": _too_many()}}},
         **_token_paths(),
+        **_webhook_paths(),
         **_directory_paths(),
     }
     schemas = {
@@ -327,6 +422,7 @@ def openapi_document():
             "timeout": {"type": "integer"}, "vars_schema": ANY_OBJECT}},
         "Pool": _pool_schema(),
         "BackupPolicy": _policy_schema(),
+        **_webhook_schemas(),
         "JobCreate": {"oneOf": [_ref(f"JobCreate_{name}") for name in OPERATIONS]},
         **{f"JobCreate_{name}": _job_create(op) for name, op in OPERATIONS.items()},
     }

@@ -27,13 +27,19 @@ def json_body(request):
     return body
 
 
+def object_body(body, fields, what):
+    """`body` when it is a JSON object of `fields` only; else a 400 naming the body or the unknown field."""
+    if not isinstance(body, dict):
+        raise bad_request("body", f"must be a JSON object with {what}")
+    for key in body:
+        if key not in fields:
+            raise bad_request(str(key)[:64], f"unknown field (use {', '.join(fields)})")
+    return body
+
+
 def job_request(body):
     """(operation, vars, limit) of a POST /jobs body."""
-    if not isinstance(body, dict):
-        raise bad_request("body", "must be a JSON object with operation, vars and limit")
-    for key in body:
-        if key not in JOB_KEYS:
-            raise bad_request(str(key)[:64], f"unknown field (use {', '.join(JOB_KEYS)})")
+    object_body(body, JOB_KEYS, "operation, vars and limit")
     name = body.get("operation")
     if not isinstance(name, str) or name not in OPERATIONS:
         raise bad_request("operation", f"must be one of {', '.join(OPERATIONS)}")

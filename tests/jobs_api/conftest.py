@@ -83,6 +83,7 @@ def make_app(tmp_path):
         overrides.setdefault("ha_interval", 0)
         overrides.setdefault("sync_interval", 0)
         overrides.setdefault("backup_interval", 0)
+        overrides.setdefault("webhook_interval", 0)  # nothing is sent unless a test asks
         overrides.setdefault("data_dir", tmp_path / f"data{len(apps)}")
         settings = Settings(database=database, workers=workers, poll_interval=0.2, **overrides)
         app = create_app(settings)
@@ -164,7 +165,7 @@ class ApiServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "VMM_API_DATABASE": database, "VMM_API_DATA_DIR": str(data_dir),
                     "VMM_API_WORKERS": str(workers), "VMM_API_POLL_INTERVAL": "0.2", "VMM_API_HA_INTERVAL": "0",
-                    "VMM_API_SYNC_INTERVAL": "0", "VMM_API_BACKUP_INTERVAL": "0",
+                    "VMM_API_SYNC_INTERVAL": "0", "VMM_API_BACKUP_INTERVAL": "0", "VMM_API_WEBHOOK_INTERVAL": "0",
                     **{f"VMM_API_{name.upper()}": str(value) for name, value in settings.items()}}
         self.log_path = log_path or (data_dir.parent / f"api-{self.port}.log")
         self.process = None
