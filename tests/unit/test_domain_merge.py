@@ -64,7 +64,16 @@ def test_a_changed_nic_is_written_new_and_boot_order_drops_os_boot():
     assert merged.find("devices/disk/address").get("bus") == "0x04"  # the system disk kept its element
 
 
-def test_vmm_made_vms_are_written_whole():
+def test_vmm_made_vms_are_written_whole_without_reading_their_definition_again():
     ours = build_domain_xml(spec_of(CURRENT, metadata=dict(parse_domain_xml(CURRENT)["metadata"], adopted=None)))
-    assert domain_xml_for(spec_of(ours, vcpus=3, max_vcpus=3), ours) == build_domain_xml(spec_of(ours, vcpus=3,
-                                                                                                  max_vcpus=3))
+    wanted = spec_of(ours, vcpus=3, max_vcpus=3)
+
+    def not_read():
+        raise AssertionError("a VM vmm made is written whole: its definition is not read again")
+
+    assert domain_xml_for(wanted, parse_domain_xml(ours), not_read) == build_domain_xml(wanted)
+
+
+def test_adopted_vms_are_merged_into_the_definition_read():
+    wanted = spec_of(CURRENT, vcpus=2, max_vcpus=2)
+    assert domain_xml_for(wanted, parse_domain_xml(CURRENT), lambda: CURRENT) == merged_domain_xml(wanted, CURRENT)

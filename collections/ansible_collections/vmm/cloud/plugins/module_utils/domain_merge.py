@@ -20,16 +20,18 @@ from ansible_collections.vmm.cloud.plugins.module_utils.domain_xml import (
     METADATA_NS,
     build_domain_xml,
     parse_domain_xml,
+    parse_interface,
 )
 
 _TOP = ("memory", "currentMemory", "vcpu")
 
 
-def domain_xml_for(spec, current_xml):
-    """The XML to define for `spec`: written whole for vmm's own VMs, merged into `current_xml` for adopted ones."""
-    if not parse_domain_xml(current_xml)["metadata"].get("adopted"):
+def domain_xml_for(spec, current, read_current_xml):
+    """The XML to define for `spec`: written whole for vmm's own VMs, merged into their definition (read with
+    `read_current_xml()`, only for them) for adopted ones; `current` is the VM's parsed definition."""
+    if not current["metadata"].get("adopted"):
         return build_domain_xml(spec)
-    return merged_domain_xml(spec, current_xml)
+    return merged_domain_xml(spec, read_current_xml())
 
 
 def _replace(parent, old, new):
@@ -61,15 +63,8 @@ def _mac(element):
 
 
 def _same_nic(current, fresh):
-    ours, theirs = parse_domain_xml(_holder(fresh)), parse_domain_xml(_holder(current))
-    keys = ("type", "source", "model", "mac", "gateway")
-    return all(ours["interfaces"][0][k] == theirs["interfaces"][0][k] for k in keys)
-
-
-def _holder(device):
-    root = etree.Element("domain")
-    etree.SubElement(root, "devices").append(etree.fromstring(etree.tostring(device)))
-    return etree.tostring(root)
+    ours, theirs = parse_interface(fresh), parse_interface(current)
+    return all(ours[k] == theirs[k] for k in ("type", "source", "model", "mac", "gateway"))
 
 
 def _kept_nic(element, fresh):
@@ -96,6 +91,7 @@ def _devices(devices, fresh_devices, tag, kept, key, same=None):
 def merged_domain_xml(spec, current_xml):
     fresh = etree.fromstring(build_domain_xml(spec).encode())
     root = etree.fromstring(current_xml.encode() if isinstance(current_xml, str) else current_xml)
+    current_graphics = parse_domain_xml(current_xml)["graphics"]
     root.set("type", fresh.get("type"))
     for tag in _TOP:
         _replace(root, root.find(tag), fresh.find(tag))
@@ -113,7 +109,7 @@ def merged_domain_xml(spec, current_xml):
             old.getparent().remove(old)
     _devices(devices, fresh_devices, "disk", _kept_disk, _disk_key)  # moves fresh elements over: last
     _devices(devices, fresh_devices, "interface", _kept_nic, _mac, _same_nic)
-    if parse_domain_xml(current_xml)["graphics"] != spec.get("graphics"):
+    if current_graphics != spec.get("graphics"):
         for old in devices.findall("graphics"):
             devices.remove(old)
         for new in fresh_devices.findall("graphics"):

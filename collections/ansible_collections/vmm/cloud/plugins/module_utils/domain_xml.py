@@ -219,7 +219,7 @@ def _parse_disk(element):
     }
 
 
-def _parse_interface(element):
+def parse_interface(element):
     kind = element.get("type")
     source, mac = element.find("source"), element.find("mac")
     model, target = element.find("model"), element.find("target")
@@ -275,7 +275,7 @@ def parse_domain_xml(xml):
     os_type = root.find("os/type")
     serial_log = root.find("devices/serial/log")
     meta = _parse_metadata(root)
-    interfaces = [_parse_interface(i) for i in root.iterfind("devices/interface")]
+    interfaces = [parse_interface(i) for i in root.iterfind("devices/interface")]
     for nic in interfaces:
         nic["addresses"] = [{k: v for k, v in held.items() if k != "mac"} for held in meta["addresses"]
                             if held["mac"] == nic["mac"]]

@@ -48,16 +48,11 @@ class BootMediaSteps:
         meta = dict(spec["metadata"], iso=spec["metadata"].get("iso"), rescue=spec["metadata"].get("rescue"))
         if request["iso"] is not None:
             meta["iso"] = request["iso"] or None
-            if meta["iso"]:
-                self.images.resolve_iso(meta["iso"], field="iso")
         if request["rescue"] is not None:
             meta["rescue"] = request["rescue_image"] if request["rescue"] else None
-            if meta["rescue"]:
-                self.images.resolve_iso(meta["rescue"], field="rescue_image")
-        booted = meta["rescue"] or meta["iso"]
-        iso_path = None
-        if booted:
-            iso_path = self.images.resolve_iso(booted, field="rescue_image" if meta["rescue"] else "iso")
+        paths = {field: self.images.resolve_iso(meta[key], field=field)  # each named ISO must be in the store
+                 for key, field in (("iso", "iso"), ("rescue", "rescue_image")) if meta[key]}
+        iso_path = paths.get("rescue_image") or paths.get("iso")  # rescue mode boots its ISO, else the install's
         return with_boot_media(dict(spec, metadata=meta), iso_path)
 
     def _switch_rescue(self, dom, changed):

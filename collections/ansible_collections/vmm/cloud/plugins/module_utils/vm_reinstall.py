@@ -75,7 +75,7 @@ class ReinstallSteps:
         before = dict(managed_view(current), image=current["metadata"].get("image"))
         after = dict(managed_view(spec), image=label)
         self._swap_system(dom, current, system, files, (base, base_format, size),
-                          domain_xml_for(spec, self.client.domain_xml(dom, inactive=True)))
+                          domain_xml_for(spec, current, lambda: self.client.domain_xml(dom, inactive=True)))
         self.log.apply("started", self.client.start, dom)
         self.outcome["reinstalled"] = {"image": label, "disk": system["path"], "seed_rewritten": files is not None}
         if self.log.check_mode:

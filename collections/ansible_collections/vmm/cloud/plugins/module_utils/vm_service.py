@@ -308,7 +308,7 @@ class VmService(ReinstallSteps, DataDiskSteps, BootMediaSteps):
             if active:
                 self._detach_live(dom, steps)
             self.log.apply(f"updated {', '.join(changed)}", self.client.define,
-                           domain_xml_for(spec, self.client.domain_xml(dom, inactive=True)))
+                           domain_xml_for(spec, current, lambda: self.client.domain_xml(dom, inactive=True)))
             if "seed_sha256" in changed:
                 seed_path = managed_seed_path(current)
                 self.log.apply(f"rewrote seed {seed_path}", write_seed_iso, self.run, seed_path, files)
